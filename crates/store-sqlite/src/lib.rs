@@ -1,0 +1,55 @@
+//! The embedded default store: one SQLite file in the data directory, WAL
+//! journal, `synchronous=FULL` so a commit survives a crash or power cut.
+
+use leitstand_store::{Result, StoreError};
+use leitstand_store_sql::{install_drivers, map_err, run_migrations, Dialect, Migration, SqlStore};
+use sqlx::any::AnyPoolOptions;
+use sqlx::Executor;
+use std::path::Path;
+use std::time::Duration;
+
+/// The migrations, same versions and names as PostgreSQL's.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
+    Migration { version: 2, name: "row_level_security", sql: include_str!("../migrations/0002_row_level_security.sql") },
+];
+
+/// Opens (creating it if needed) `leitstand.db` in `dir`.
+pub async fn open_dir(dir: &Path) -> Result<SqlStore> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
+    let file = dir.join("leitstand.db");
+    open_url(&format!("sqlite://{}?mode=rwc", file.display())).await
+}
+
+/// Opens a `sqlite://` URL and brings its schema up to date.
+pub async fn open_url(url: &str) -> Result<SqlStore> {
+    install_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database {url}: {e}")))?;
+    run_migrations(&pool, Dialect::Sqlite, MIGRATIONS).await?;
+    Ok(SqlStore::new(pool, Dialect::Sqlite))
+}
+
+/// Reads one PRAGMA, for tests and diagnostics.
+pub async fn pragma(store: &SqlStore, name: &str) -> Result<String> {
+    let v: (String,) = sqlx::query_as(&format!("SELECT CAST({name} AS TEXT) FROM pragma_{name}"))
+        .fetch_one(store.pool())
+        .await
+        .map_err(map_err)?;
+    Ok(v.0)
+}

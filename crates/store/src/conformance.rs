@@ -1,0 +1,249 @@
+//! The conformance suite: one set of checks every backend must pass. Each
+//! backend's tests call [`run`] on a fresh, empty store.
+
+use crate::*;
+use leitstand_domain::{Role, SecurityPlan, SocPackage, TenantName};
+
+fn at(s: i64) -> Timestamp {
+    Timestamp::from_second(1_790_000_000 + s).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn draft(action: &str, tenant: Option<TenantId>) -> AuditDraft {
+    AuditDraft {
+        at: at(0),
+        actor_user: None,
+        actor_name: "conformance".into(),
+        tenant,
+        action: action.into(),
+        target: String::new(),
+        source: "test".into(),
+        detail: "{}".into(),
+    }
+}
+
+fn name(s: &str) -> UserName {
+    UserName::parse("name", s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// Runs every check; panics with a message naming the first that fails.
+pub async fn run(store: &dyn Store) {
+    let (provider, admin) = bootstrap_runs_once(store).await;
+    let (a, b) = tenants_are_scoped(store).await;
+    users_are_scoped(store, &a, &b).await;
+    invitations_are_single_use(store, &admin).await;
+    sessions_and_tokens(store, &admin).await;
+    totp_and_recovery_codes(store, &admin).await;
+    throttle_and_settings(store).await;
+    audit_chain_holds(store, &provider, &a, &b).await;
+    store.ping().await.expect("ping");
+    store.integrity_check().await.expect("integrity check");
+}
+
+async fn bootstrap_runs_once(store: &dyn Store) -> (Tenant, User) {
+    assert!(store.provider().await.expect("provider").is_none());
+    let b = Bootstrap {
+        provider_name: TenantName::parse("n", "Provider GmbH").expect("name"),
+        admin: name("admin"),
+        invite_hash: "bootstrap-invite".into(),
+        invite_expires: at(3600),
+        at: at(0),
+    };
+    let (tenant, user) = store.bootstrap(&b, &draft("setup.bootstrap", None)).await.expect("bootstrap").expect("first");
+    assert_eq!(tenant.kind, TenantKind::Provider);
+    assert_eq!(user.role, Role::ProviderAdmin);
+    assert!(user.password_hash.is_none());
+    assert!(store.bootstrap(&b, &draft("setup.bootstrap", None)).await.expect("second").is_none());
+    assert_eq!(store.provider().await.expect("provider").map(|t| t.id), Some(tenant.id));
+    (tenant, user)
+}
+
+async fn tenants_are_scoped(store: &dyn Store) -> (Tenant, Tenant) {
+    let new = |n: &str| NewTenant {
+        name: TenantName::parse("n", n).expect("name"),
+        plan: Plan { security: SecurityPlan::Advanced, soc: SocPackage::P2, managed_service: true },
+        time_zone: "Europe/Berlin".into(),
+        at: at(1),
+    };
+    let a = store.create_tenant(&new("Kunde A"), &draft("tenant.create", None)).await.expect("create a");
+    let b = store.create_tenant(&new("Kunde B"), &draft("tenant.create", None)).await.expect("create b");
+    assert!(matches!(
+        store.create_tenant(&new("Kunde A"), &draft("tenant.create", None)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(a.plan.security, SecurityPlan::Advanced);
+    let only_a = TenantScope::one(a.id);
+    assert!(matches!(store.tenant(&only_a, b.id).await, Err(StoreError::NotFound)), "tenant outside scope");
+    let seen: Vec<_> = store.tenants(&only_a).await.expect("list").into_iter().map(|t| t.id).collect();
+    assert_eq!(seen, vec![a.id]);
+    assert_eq!(store.tenants(&TenantScope::All).await.expect("all").len(), 3);
+    assert!(store.tenants(&TenantScope::Only(vec![])).await.expect("none").is_empty());
+    let plan = Plan { security: SecurityPlan::Professional, soc: SocPackage::P3, managed_service: false };
+    assert!(matches!(
+        store.set_plan(&only_a, b.id, &plan, &draft("tenant.plan", Some(b.id))).await,
+        Err(StoreError::NotFound)
+    ));
+    let changed = store.set_plan(&only_a, a.id, &plan, &draft("tenant.plan", Some(a.id))).await.expect("plan");
+    assert_eq!(changed.plan, plan);
+    (changed, b)
+}
+
+async fn users_are_scoped(store: &dyn Store, a: &Tenant, b: &Tenant) {
+    let new = |tenant: TenantId, n: &str| NewUser {
+        tenant,
+        name: name(n),
+        display_name: n.to_uppercase(),
+        email: None,
+        role: Role::CustomerAdmin,
+        at: at(2),
+    };
+    let scope_a = TenantScope::one(a.id);
+    let ua = store.create_user(&scope_a, &new(a.id, "anna"), &draft("user.create", Some(a.id))).await.expect("anna");
+    assert!(
+        matches!(
+            store.create_user(&scope_a, &new(b.id, "bert"), &draft("user.create", Some(b.id))).await,
+            Err(StoreError::NotFound)
+        ),
+        "creating a user in a tenant outside the scope"
+    );
+    let ub = store
+        .create_user(&TenantScope::All, &new(b.id, "bert"), &draft("user.create", Some(b.id)))
+        .await
+        .expect("bert");
+    assert!(matches!(
+        store.create_user(&scope_a, &new(a.id, "anna"), &draft("user.create", Some(a.id))).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(store.user(&scope_a, ub.id).await, Err(StoreError::NotFound)));
+    let listed: Vec<_> = store.users(&scope_a).await.expect("users").into_iter().map(|u| u.id).collect();
+    assert_eq!(listed, vec![ua.id]);
+    assert_eq!(store.user_for_sign_in(&name("bert")).await.expect("sign-in lookup").id, ub.id);
+    store.set_disabled(&scope_a, ua.id, true, &draft("user.disable", Some(a.id))).await.expect("disable");
+    assert!(store.user_for_auth(ua.id).await.expect("auth lookup").disabled);
+    assert!(matches!(
+        store.set_disabled(&scope_a, ub.id, true, &draft("user.disable", Some(b.id))).await,
+        Err(StoreError::NotFound)
+    ));
+    store.set_lang(ub.id, Lang::En, &draft("user.lang", Some(b.id))).await.expect("lang");
+    assert_eq!(store.user_for_auth(ub.id).await.expect("bert").lang, Some(Lang::En));
+    store.set_assignments(ub.id, &[a.id, b.id], &draft("user.assign", None)).await.expect("assign");
+    assert_eq!(store.assignments(ub.id).await.expect("assignments"), vec![a.id, b.id]);
+}
+
+async fn invitations_are_single_use(store: &dyn Store, admin: &User) {
+    assert_eq!(store.invite("bootstrap-invite", at(10)).await.expect("invite").user, admin.id);
+    assert!(matches!(store.invite("bootstrap-invite", at(4000)).await, Err(StoreError::NotFound)), "expired");
+    let id = store.redeem_invite("bootstrap-invite", at(10), "hash-1", &draft("user.invite_redeemed", None)).await;
+    assert_eq!(id.expect("redeem"), admin.id);
+    assert!(matches!(
+        store.redeem_invite("bootstrap-invite", at(11), "hash-2", &draft("user.invite_redeemed", None)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.user_for_auth(admin.id).await.expect("admin").password_hash.as_deref(), Some("hash-1"));
+    let i = NewInvite { token_hash: "second".into(), user: admin.id, expires_at: at(100), created_at: at(20) };
+    store.create_invite(&i, &draft("user.invite", None)).await.expect("invite again");
+    store.set_password(admin.id, "hash-3", &draft("user.password", None)).await.expect("password");
+}
+
+async fn sessions_and_tokens(store: &dyn Store, admin: &User) {
+    let s = NewSession {
+        token_hash: "session-1".into(),
+        user: admin.id,
+        csrf: "csrf".into(),
+        created_at: at(30),
+        expires_at: at(30 + 3600),
+        source: "127.0.0.1".into(),
+    };
+    store.create_session(&s).await.expect("session");
+    store.create_session(&NewSession { token_hash: "session-2".into(), ..s.clone() }).await.expect("session 2");
+    assert_eq!(store.session("session-1").await.expect("get").user, admin.id);
+    store.touch_session("session-1", at(40)).await.expect("touch");
+    assert_eq!(store.session("session-1").await.expect("get").last_seen, at(40));
+    store.delete_user_sessions(admin.id, Some("session-1")).await.expect("others");
+    assert!(matches!(store.session("session-2").await, Err(StoreError::NotFound)));
+    store.delete_session("session-1").await.expect("delete");
+    assert!(matches!(store.session("session-1").await, Err(StoreError::NotFound)));
+
+    let t = NewApiToken {
+        user: admin.id,
+        label: "CI".into(),
+        token_hash: "token-hash".into(),
+        prefix: "lst_abcd".into(),
+        created_at: at(50),
+        expires_at: None,
+    };
+    let token = store.create_token(&t, &draft("token.create", None)).await.expect("token");
+    assert_eq!(store.token_by_hash("token-hash", at(60)).await.expect("by hash").id, token.id);
+    assert_eq!(store.tokens(admin.id).await.expect("list")[0].last_used, Some(at(60)));
+    store.revoke_token(admin.id, token.id, &draft("token.revoke", None)).await.expect("revoke");
+    assert!(matches!(store.token_by_hash("token-hash", at(70)).await, Err(StoreError::NotFound)));
+    assert!(store.tokens(admin.id).await.expect("list").is_empty());
+}
+
+async fn totp_and_recovery_codes(store: &dyn Store, admin: &User) {
+    let e = TotpEnrolment { secret_sealed: "sealed".into(), recovery_hashes: vec!["r1".into(), "r2".into()] };
+    store.set_totp(admin.id, Some(&e), &draft("user.totp_enable", None)).await.expect("totp");
+    let u = store.user_for_auth(admin.id).await.expect("admin");
+    assert!(u.totp_enabled());
+    assert_eq!(u.recovery_left, 2);
+    assert!(store.use_recovery_code(admin.id, "r1", &draft("auth.recovery", None)).await.expect("r1"));
+    assert!(!store.use_recovery_code(admin.id, "r1", &draft("auth.recovery", None)).await.expect("r1 again"));
+    store.set_totp_last_step(admin.id, 42).await.expect("step");
+    let u = store.user_for_auth(admin.id).await.expect("admin");
+    assert_eq!((u.recovery_left, u.totp_last_step), (1, 42));
+    store.set_totp(admin.id, None, &draft("user.totp_disable", None)).await.expect("off");
+    assert!(!store.user_for_auth(admin.id).await.expect("admin").totp_enabled());
+}
+
+async fn throttle_and_settings(store: &dyn Store) {
+    for s in 0..3 {
+        store.record_failure("user:anna", at(100 + s)).await.expect("failure");
+    }
+    assert_eq!(store.failures_since("user:anna", at(101)).await.expect("count"), 2);
+    store.clear_failures("user:anna").await.expect("clear");
+    assert_eq!(store.failures_since("user:anna", at(0)).await.expect("count"), 0);
+    assert_eq!(store.setting("totp.required_for_staff").await.expect("get"), None);
+    store.set_setting("totp.required_for_staff", "true", &draft("policy.set", None)).await.expect("set");
+    store.set_setting("totp.required_for_staff", "false", &draft("policy.set", None)).await.expect("set again");
+    assert_eq!(store.setting("totp.required_for_staff").await.expect("get").as_deref(), Some("false"));
+}
+
+async fn audit_chain_holds(store: &dyn Store, provider: &Tenant, a: &Tenant, b: &Tenant) {
+    store.append_audit(&draft("auth.sign_in_failed", None)).await.expect("append");
+    let (chain, head) = store.audit_chain().await.expect("chain");
+    assert!(chain.len() > 15, "every change above wrote an entry, got {}", chain.len());
+    let head = head.expect("head");
+    assert_eq!(
+        leitstand_domain::audit::verify_chain(&chain, Some((head.0, head.1.as_str()))),
+        Ok(chain.len() as u64)
+    );
+    let only_a = store
+        .audit_entries(&TenantScope::one(a.id), &AuditFilter { limit: 1000, ..Default::default() })
+        .await
+        .expect("scoped");
+    assert!(!only_a.is_empty());
+    assert!(only_a.iter().all(|e| e.tenant == Some(a.id)), "only tenant A's entries");
+    let creates = store
+        .audit_entries(
+            &TenantScope::All,
+            &AuditFilter { action: Some("tenant.".into()), limit: 1000, ..Default::default() },
+        )
+        .await
+        .expect("filtered");
+    assert!(creates.iter().all(|e| e.action.starts_with("tenant.")));
+    assert!(creates.iter().any(|e| e.tenant == Some(b.id)));
+    assert!(creates.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
+    let page = store
+        .audit_entries(&TenantScope::All, &AuditFilter { limit: 2, before: Some(AuditSeq(5)), ..Default::default() })
+        .await
+        .expect("page");
+    assert_eq!(page.iter().map(|e| e.seq.0).collect::<Vec<_>>(), vec![4, 3]);
+    let underscore = store
+        .audit_entries(
+            &TenantScope::All,
+            &AuditFilter { action: Some("user_".into()), limit: 10, ..Default::default() },
+        )
+        .await
+        .expect("escaped");
+    assert!(underscore.is_empty(), "_ is matched literally");
+    let _ = provider;
+}

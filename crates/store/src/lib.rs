@@ -1,0 +1,138 @@
+//! Storage traits of Leitstand, split by aggregate, with backend-neutral
+//! records and errors. Backends (`store-sqlite`, `store-postgres`) implement
+//! them; [`conformance`] is the one test suite every backend must pass.
+//!
+//! Stores never decide who may do what: they take a [`TenantScope`] that the
+//! service layer made from an authenticated actor, and return only rows inside
+//! it. Every mutating call takes the [`AuditDraft`] of the change and writes it
+//! in the same transaction: if the audit entry cannot be written, the change
+//! does not happen.
+
+pub mod conformance;
+mod records;
+mod scope;
+
+pub use leitstand_domain::audit::{AuditDraft, AuditEntry};
+pub use records::*;
+pub use scope::TenantScope;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use leitstand_domain::{AuditSeq, Lang, Plan, TenantId, TokenId, UserId, UserName};
+
+/// Backend-neutral store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist, or lies outside the caller's scope.
+    #[error("not found")]
+    NotFound,
+    /// A unique value (name, token) is already taken.
+    #[error("already exists: {0}")]
+    Conflict(&'static str),
+    /// The database cannot be reached right now; retrying later may work.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else the backend reported.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates the provider organisation, its first admin and an invitation
+    /// for that admin, once. Returns `None` when the provider already exists.
+    async fn bootstrap(&self, b: &Bootstrap, audit: &AuditDraft) -> Result<Option<(Tenant, User)>>;
+    async fn provider(&self) -> Result<Option<Tenant>>;
+    async fn create_tenant(&self, t: &NewTenant, audit: &AuditDraft) -> Result<Tenant>;
+    async fn tenant(&self, scope: &TenantScope, id: TenantId) -> Result<Tenant>;
+    async fn tenants(&self, scope: &TenantScope) -> Result<Vec<Tenant>>;
+    async fn set_plan(&self, scope: &TenantScope, id: TenantId, plan: &Plan, audit: &AuditDraft) -> Result<Tenant>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, scope: &TenantScope, u: &NewUser, audit: &AuditDraft) -> Result<User>;
+    async fn user(&self, scope: &TenantScope, id: UserId) -> Result<User>;
+    async fn users(&self, scope: &TenantScope) -> Result<Vec<User>>;
+    /// For sign-in, before any scope exists.
+    async fn user_for_sign_in(&self, name: &UserName) -> Result<User>;
+    /// For session and token checks, before any scope exists.
+    async fn user_for_auth(&self, id: UserId) -> Result<User>;
+    async fn set_password(&self, id: UserId, hash: &str, audit: &AuditDraft) -> Result<()>;
+    async fn set_totp(&self, id: UserId, totp: Option<&TotpEnrolment>, audit: &AuditDraft) -> Result<()>;
+    /// Marks one recovery code (by hash) used; false when it was not valid.
+    async fn use_recovery_code(&self, id: UserId, code_hash: &str, audit: &AuditDraft) -> Result<bool>;
+    /// Remembers the last TOTP step used, so a code cannot be used twice.
+    async fn set_totp_last_step(&self, id: UserId, step: i64) -> Result<()>;
+    async fn set_lang(&self, id: UserId, lang: Lang, audit: &AuditDraft) -> Result<()>;
+    async fn set_disabled(&self, scope: &TenantScope, id: UserId, disabled: bool, audit: &AuditDraft) -> Result<()>;
+    /// Replaces the tenants a staff member is assigned to.
+    async fn set_assignments(&self, id: UserId, tenants: &[TenantId], audit: &AuditDraft) -> Result<()>;
+    async fn assignments(&self, id: UserId) -> Result<Vec<TenantId>>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, s: &NewSession) -> Result<()>;
+    async fn session(&self, token_hash: &str) -> Result<Session>;
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<()>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Ends every session of a user but `keep` (e.g. after a password change).
+    async fn delete_user_sessions(&self, id: UserId, keep: Option<&str>) -> Result<()>;
+}
+
+#[async_trait]
+pub trait InviteStore: Send + Sync {
+    async fn create_invite(&self, i: &NewInvite, audit: &AuditDraft) -> Result<()>;
+    /// Looks up an unused, unexpired invitation without using it up.
+    async fn invite(&self, token_hash: &str, now: Timestamp) -> Result<Invite>;
+    /// Uses the invitation up and sets the password in one transaction.
+    async fn redeem_invite(&self, token_hash: &str, now: Timestamp, password_hash: &str, audit: &AuditDraft) -> Result<UserId>;
+}
+
+#[async_trait]
+pub trait ApiTokenStore: Send + Sync {
+    async fn create_token(&self, t: &NewApiToken, audit: &AuditDraft) -> Result<ApiToken>;
+    async fn tokens(&self, user: UserId) -> Result<Vec<ApiToken>>;
+    async fn revoke_token(&self, user: UserId, id: TokenId, audit: &AuditDraft) -> Result<()>;
+    async fn token_by_hash(&self, token_hash: &str, now: Timestamp) -> Result<ApiToken>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an entry that belongs to no other change (e.g. a failed sign-in).
+    async fn append_audit(&self, audit: &AuditDraft) -> Result<AuditEntry>;
+    async fn audit_entries(&self, scope: &TenantScope, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
+    /// The whole chain in order, and the recorded head, for verification.
+    async fn audit_chain(&self) -> Result<(Vec<AuditEntry>, Option<(AuditSeq, String)>)>;
+}
+
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    async fn record_failure(&self, key: &str, at: Timestamp) -> Result<()>;
+    async fn failures_since(&self, key: &str, since: Timestamp) -> Result<u32>;
+    async fn clear_failures(&self, key: &str) -> Result<()>;
+}
+
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str, audit: &AuditDraft) -> Result<()>;
+}
+
+/// Everything a backend provides.
+#[async_trait]
+pub trait Store:
+    TenantStore + UserStore + SessionStore + InviteStore + ApiTokenStore + AuditStore + ThrottleStore + SettingsStore
+{
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// A cheap round trip, for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+    /// Pool figures for `/metrics`: (open connections, idle connections).
+    fn pool_stats(&self) -> (u32, u32);
+    /// Backend self-check (SQLite `integrity_check`); `Ok(())` when sound.
+    async fn integrity_check(&self) -> Result<()>;
+}
