@@ -5,6 +5,8 @@
 //! switches to `leitstand_app`, a role that owns no table, so the row-level
 //! security policies of migration 0002 always apply.
 
+pub mod testing;
+
 use leitstand_store::{Result, StoreError};
 use leitstand_store_sql::{install_drivers, run_migrations, Dialect, Migration, SqlStore};
 use sqlx::any::AnyPoolOptions;
