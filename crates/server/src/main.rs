@@ -1,1 +1,5 @@
-fn main(){}
+//! The `leitstand` binary.
+
+fn main() -> std::process::ExitCode {
+    leitstand_server::cli::main()
+}

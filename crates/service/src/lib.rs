@@ -86,3 +86,10 @@ impl Services {
 
 /// Setting key: provider admins may make TOTP mandatory for staff.
 pub const SETTING_TOTP_REQUIRED_FOR_STAFF: &str = "totp.required_for_staff";
+
+/// Constant-time check of a presented CSRF token against the expected one.
+pub fn csrf_matches(expected: &str, presented: &str) -> bool {
+    !expected.is_empty() && crypto::same(expected, presented)
+}
+
+pub use crypto::token_hash;

@@ -1,0 +1,80 @@
+//! Application state, the router made from the registry, and serving.
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::routes::{self, Kind};
+use axum::http::Method;
+use axum::Router;
+use jiff::tz::TimeZone;
+use leitstand_domain::{Permission, TenantId};
+use leitstand_service::Services;
+use leitstand_store::TenantScope;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Everything a handler may use; passed in, never global.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    /// (method, path pattern) → (permission, kind), from the registry.
+    pub routes: Arc<HashMap<(Method, String), (Permission, Kind)>>,
+}
+
+impl AppState {
+    pub fn new(services: Services, config: Config) -> Self {
+        let routes = routes::all()
+            .into_iter()
+            .map(|r| ((r.method, r.path.to_owned()), (r.permission, r.kind)))
+            .collect();
+        Self { services, config: Arc::new(config), metrics: Arc::new(Metrics::default()), routes: Arc::new(routes) }
+    }
+
+    /// The time zone of a tenant; Europe/Berlin when unknown.
+    pub async fn tenant_zone(&self, t: TenantId) -> TimeZone {
+        let name = self
+            .services
+            .store()
+            .tenant(&TenantScope::All, t)
+            .await
+            .map(|t| t.time_zone)
+            .unwrap_or_else(|_| "Europe/Berlin".into());
+        TimeZone::get(&name).unwrap_or(TimeZone::UTC)
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new();
+    for def in routes::all() {
+        r = r.route(def.path, def.handler);
+    }
+    r.route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::gate))
+        .fallback(crate::ops::not_found)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn(crate::ops::security_headers))
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

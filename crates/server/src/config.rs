@@ -1,0 +1,170 @@
+//! One typed configuration: built-in defaults that work on first start, then
+//! a TOML file (`--config`), then `LEITSTAND_*` environment variables, then
+//! command-line flags.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`; when absent, SQLite in `data_dir`.
+    pub database: Option<String>,
+    /// Directory of the embedded database and the server key.
+    pub data_dir: PathBuf,
+    /// Public URL people reach the server at, used in one-time links.
+    /// Defaults to `http://<listen>`. With `https://…`, cookies are `Secure`.
+    pub base_url: Option<String>,
+    /// The 32-byte server key (64 hex characters) that seals secrets at rest.
+    /// Replicas on one PostgreSQL must share it. Default: read from (or made
+    /// in) `secret_key_file`.
+    pub secret_key: Option<String>,
+    /// Default: `<data_dir>/secret.key`.
+    pub secret_key_file: Option<PathBuf>,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Take the client address from `X-Forwarded-For` (behind a reverse proxy).
+    pub trust_forwarded_for: bool,
+    /// Name of the provider organisation made on first start.
+    pub provider_name: String,
+    /// User name of the first provider admin.
+    pub admin_name: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database", &self.database.as_deref().map(leitstand_store_postgres::redact))
+            .field("data_dir", &self.data_dir)
+            .field("base_url", &self.base_url)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field("secret_key_file", &self.secret_key_file)
+            .field("log_format", &self.log_format)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: None,
+            data_dir: PathBuf::from("leitstand-data"),
+            base_url: None,
+            secret_key: None,
+            secret_key_file: None,
+            log_format: "text".into(),
+            max_body_bytes: 1024 * 1024,
+            trust_forwarded_for: false,
+            provider_name: "Leitstand Provider".into(),
+            admin_name: "admin".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file {0}: {1}")]
+    Parse(PathBuf, toml::de::Error),
+    #[error("environment variable {0}: {1}")]
+    Env(&'static str, String),
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        let mut c = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.into(), e))?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse(p.into(), e))?
+            }
+            None => Config::default(),
+        };
+        c.apply_env(|k| std::env::var(k).ok())?;
+        Ok(c)
+    }
+
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get("LEITSTAND_LISTEN") {
+            self.listen = v.parse().map_err(|e| ConfigError::Env("LEITSTAND_LISTEN", format!("{e}")))?;
+        }
+        if let Some(v) = get("LEITSTAND_DATABASE") {
+            self.database = Some(v);
+        }
+        if let Some(v) = get("LEITSTAND_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("LEITSTAND_BASE_URL") {
+            self.base_url = Some(v);
+        }
+        if let Some(v) = get("LEITSTAND_SECRET_KEY") {
+            self.secret_key = Some(v);
+        }
+        if let Some(v) = get("LEITSTAND_SECRET_KEY_FILE") {
+            self.secret_key_file = Some(v.into());
+        }
+        if let Some(v) = get("LEITSTAND_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        if let Some(v) = get("LEITSTAND_MAX_BODY_BYTES") {
+            self.max_body_bytes =
+                v.parse().map_err(|e| ConfigError::Env("LEITSTAND_MAX_BODY_BYTES", format!("{e}")))?;
+        }
+        if let Some(v) = get("LEITSTAND_TRUST_FORWARDED_FOR") {
+            self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        Ok(())
+    }
+
+    pub fn base_url(&self) -> String {
+        self.base_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("leitstand.db").display()))
+    }
+
+    /// Secure cookies when people reach the server over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url().starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let mut c: Config = toml::from_str("listen = \"127.0.0.1:9000\"\nadmin_name = \"root\"").unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        c.apply_env(|k| (k == "LEITSTAND_LISTEN").then(|| "0.0.0.0:9100".to_owned())).unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.admin_name, "root");
+        assert!(c.apply_env(|k| (k == "LEITSTAND_LISTEN").then(|| "nonsense".to_owned())).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_and_secrets_redacted() {
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        let c = Config {
+            secret_key: Some("00".repeat(32)),
+            database: Some("postgres://u:hunter2@db/x".into()),
+            ..Config::default()
+        };
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("hunter2") && !dbg.contains(&"00".repeat(32)));
+    }
+}

@@ -1,0 +1,164 @@
+//! Message catalogues (Fluent, `locales/*.ftl`), and dates and numbers in the
+//! reader's locale and time zone.
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use leitstand_domain::Lang;
+use std::sync::OnceLock;
+
+pub const CATALOGUES: [(Lang, &str); 2] =
+    [(Lang::De, include_str!("../locales/de.ftl")), (Lang::En, include_str!("../locales/en.ftl"))];
+
+type Bundle = FluentBundle<FluentResource>;
+
+fn bundles() -> &'static [(Lang, Bundle)] {
+    static B: OnceLock<Vec<(Lang, Bundle)>> = OnceLock::new();
+    B.get_or_init(|| {
+        CATALOGUES
+            .iter()
+            .map(|(lang, src)| {
+                let res = FluentResource::try_new((*src).to_owned()).unwrap_or_else(|(res, errs)| {
+                    tracing::error!(lang = lang.code(), ?errs, "catalogue has syntax errors");
+                    res
+                });
+                let id: unic_langid::LanguageIdentifier = lang.code().parse().unwrap_or_default();
+                let mut b = FluentBundle::new_concurrent(vec![id]);
+                b.set_use_isolating(false);
+                if let Err(errs) = b.add_resource(res) {
+                    tracing::error!(lang = lang.code(), ?errs, "catalogue has duplicate keys");
+                }
+                (*lang, b)
+            })
+            .collect()
+    })
+}
+
+fn bundle(lang: Lang) -> Option<&'static Bundle> {
+    bundles().iter().find(|(l, _)| *l == lang).map(|(_, b)| b)
+}
+
+/// Translates `key`; a missing key shows as the key itself, so it is seen.
+pub fn tr(lang: Lang, key: &str) -> String {
+    tr_args(lang, key, &[])
+}
+
+pub fn tr_args(lang: Lang, key: &str, args: &[(&str, String)]) -> String {
+    let Some(b) = bundle(lang) else { return key.to_owned() };
+    let Some(pattern) = b.get_message(key).and_then(|m| m.value()) else {
+        return key.to_owned();
+    };
+    let mut fa = FluentArgs::new();
+    for (k, v) in args {
+        fa.set(*k, FluentValue::from(v.clone()));
+    }
+    let mut errs = vec![];
+    b.format_pattern(pattern, Some(&fa), &mut errs).into_owned()
+}
+
+/// Whether the catalogue of `lang` has `key`.
+pub fn has(lang: Lang, key: &str) -> bool {
+    bundle(lang).is_some_and(|b| b.has_message(key))
+}
+
+/// A time in the reader's zone and locale: `23.11.2026, 21:14` (de) or
+/// `Nov 23, 2026, 9:14 PM` (en).
+pub fn format_time(t: Timestamp, tz: &TimeZone, lang: Lang) -> String {
+    let z = t.to_zoned(tz.clone());
+    match lang {
+        Lang::De => z.strftime("%d.%m.%Y, %H:%M").to_string(),
+        Lang::En => z.strftime("%b %-d, %Y, %-I:%M %p").to_string(),
+    }
+}
+
+/// An integer with the locale's thousands separator.
+pub fn format_int(n: i64, lang: Lang) -> String {
+    let sep = match lang {
+        Lang::De => '.',
+        Lang::En => ',',
+    };
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(sep);
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// The message keys a catalogue defines.
+pub fn keys(src: &str) -> Vec<String> {
+    src.lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with('-'))
+        .filter_map(|l| l.split_once(" =").map(|(k, _)| k.trim().to_owned()))
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_catalogues_have_the_same_keys() {
+        let de = keys(CATALOGUES[0].1);
+        let en = keys(CATALOGUES[1].1);
+        let missing_en: Vec<_> = de.iter().filter(|k| !en.contains(k)).collect();
+        let missing_de: Vec<_> = en.iter().filter(|k| !de.contains(k)).collect();
+        assert!(missing_en.is_empty(), "missing in en.ftl: {missing_en:?}");
+        assert!(missing_de.is_empty(), "missing in de.ftl: {missing_de:?}");
+        assert!(de.len() > 50);
+    }
+
+    #[test]
+    fn every_key_used_in_templates_and_code_exists() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+        let mut sources = vec![];
+        for sub in ["templates", "src", "src/web", "src/api"] {
+            for e in std::fs::read_dir(format!("{dir}{sub}")).unwrap().flatten() {
+                if e.path().is_file() {
+                    sources.push(std::fs::read_to_string(e.path()).unwrap());
+                }
+            }
+        }
+        let mut missing = vec![];
+        for src in &sources {
+            for quote in ['"'] {
+                for piece in src.split(quote).skip(1).step_by(2) {
+                    let looks_like_key = piece.len() > 3
+                        && piece.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit())
+                        && piece.contains('-')
+                        && ["nav-", "error-", "page-", "label-", "action-", "msg-", "role-", "plan-", "soc-", "help-"]
+                            .iter()
+                            .any(|p| piece.starts_with(p));
+                    if looks_like_key {
+                        for lang in Lang::ALL {
+                            if !has(lang, piece) {
+                                missing.push(format!("{}:{piece}", lang.code()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        assert!(missing.is_empty(), "keys used but not in the catalogues: {missing:?}");
+    }
+
+    #[test]
+    fn dates_follow_locale_and_zone() {
+        let t: Timestamp = "2026-11-23T20:14:00Z".parse().unwrap();
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(format_time(t, &berlin, Lang::De), "23.11.2026, 21:14");
+        assert_eq!(format_time(t, &berlin, Lang::En), "Nov 23, 2026, 9:14 PM");
+        assert_eq!(format_int(1234567, Lang::De), "1.234.567");
+        assert_eq!(format_int(-1234, Lang::En), "-1,234");
+    }
+}

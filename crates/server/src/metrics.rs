@@ -1,0 +1,74 @@
+//! The server's own metrics in Prometheus text format: requests by route and
+//! status, latency histogram, database pool.
+
+use axum::http::{Method, StatusCode};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+#[derive(Default)]
+struct Series {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Series>>,
+}
+
+impl Metrics {
+    pub fn observe(&self, method: &Method, path: &str, status: StatusCode, took: Duration) {
+        let secs = took.as_secs_f64();
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry((method.to_string(), path.to_owned(), status.as_u16())).or_default() += 1;
+        }
+        if let Ok(mut l) = self.latency.lock() {
+            let s = l.entry(path.to_owned()).or_default();
+            s.count += 1;
+            s.sum += secs;
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if secs <= *b {
+                    s.buckets[i] += 1;
+                }
+            }
+        }
+    }
+
+    pub fn render(&self, pool: (u32, u32), backend: &str) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP leitstand_http_requests_total HTTP requests by route and status.\n");
+        out.push_str("# TYPE leitstand_http_requests_total counter\n");
+        if let Ok(r) = self.requests.lock() {
+            for ((m, p, s), n) in r.iter() {
+                let _ = writeln!(out, "leitstand_http_requests_total{{method=\"{m}\",route=\"{p}\",status=\"{s}\"}} {n}");
+            }
+        }
+        out.push_str("# HELP leitstand_http_request_duration_seconds Request latency by route.\n");
+        out.push_str("# TYPE leitstand_http_request_duration_seconds histogram\n");
+        if let Ok(l) = self.latency.lock() {
+            for (p, s) in l.iter() {
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "leitstand_http_request_duration_seconds_bucket{{route=\"{p}\",le=\"{b}\"}} {}",
+                        s.buckets[i]
+                    );
+                }
+                let _ = writeln!(out, "leitstand_http_request_duration_seconds_bucket{{route=\"{p}\",le=\"+Inf\"}} {}", s.count);
+                let _ = writeln!(out, "leitstand_http_request_duration_seconds_sum{{route=\"{p}\"}} {}", s.sum);
+                let _ = writeln!(out, "leitstand_http_request_duration_seconds_count{{route=\"{p}\"}} {}", s.count);
+            }
+        }
+        out.push_str("# HELP leitstand_db_pool_connections Open database connections.\n");
+        out.push_str("# TYPE leitstand_db_pool_connections gauge\n");
+        let _ = writeln!(out, "leitstand_db_pool_connections{{backend=\"{backend}\",state=\"open\"}} {}", pool.0);
+        let _ = writeln!(out, "leitstand_db_pool_connections{{backend=\"{backend}\",state=\"idle\"}} {}", pool.1);
+        out
+    }
+}
