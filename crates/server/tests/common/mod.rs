@@ -1,0 +1,197 @@
+//! `TestApp`: the real server on port 0 with a fresh store, and a fixture of
+//! two customer tenants with users of every role, spoken to over HTTP.
+#![allow(dead_code)]
+
+use jiff::Timestamp;
+use leitstand_domain::{Clock, ManualClock, TenantId, UserId};
+use leitstand_server::app::AppState;
+use leitstand_server::config::Config;
+use leitstand_service::{Actor, NewTenantInput, NewUserInput, PlanInput, SecretKey, ServiceConfig, Services};
+use leitstand_store::Store;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub url: String,
+    pub services: Services,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+    _pg: Option<leitstand_store_postgres::testing::TestDb>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_on(Backend::Sqlite).await.expect("sqlite is always there")
+    }
+
+    /// `None` when PostgreSQL is unreachable outside CI (the test then returns).
+    pub async fn spawn_on(backend: Backend) -> Option<TestApp> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, pg): (Arc<dyn Store>, _) = match backend {
+            Backend::Sqlite => (Arc::new(leitstand_store_sqlite::open_dir(dir.path()).await.expect("sqlite")), None),
+            Backend::Postgres => {
+                let db = leitstand_store_postgres::testing::TestDb::create().await?;
+                (Arc::new(leitstand_store_postgres::open(&db.url).await.expect("postgres")), Some(db))
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let url = format!("http://{addr}");
+        let clock = Arc::new(ManualClock::new(Timestamp::now()));
+        let sc = ServiceConfig { base_url: url.clone(), ..ServiceConfig::default() };
+        let services = Services::new(store.clone(), clock.clone(), SecretKey::generate(), sc);
+        let config = Config { listen: addr, base_url: Some(url.clone()), data_dir: dir.path().into(), ..Config::default() };
+        let state = AppState::new(services.clone(), config);
+        let app = leitstand_server::app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Some(TestApp { url, services, clock, store, _dir: dir, _pg: pg, server })
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    pub fn api(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// The provider admin from the first start, with a password set.
+    pub async fn bootstrap(&self) -> Actor {
+        let inv = self.services.bootstrap("Provider GmbH", "admin").await.expect("bootstrap").expect("first");
+        self.redeem(&inv.link).await;
+        self.services.cli_actor().await.expect("admin")
+    }
+
+    pub async fn redeem(&self, link: &str) {
+        let token = link.rsplit('/').next().expect("token");
+        self.services.redeem_invitation(token, PASSWORD, PASSWORD, "test").await.expect("redeem");
+    }
+
+    pub async fn tenant(&self, admin: &Actor, name: &str) -> TenantId {
+        let input = NewTenantInput {
+            name: name.into(),
+            plan: PlanInput { security: "basic".into(), soc: "none".into(), managed_service: false },
+            time_zone: None,
+        };
+        self.services.create_tenant(admin, &input).await.expect("tenant").id
+    }
+
+    pub async fn user(&self, admin: &Actor, tenant: TenantId, name: &str, role: &str) -> UserId {
+        let input = NewUserInput {
+            tenant,
+            name: name.into(),
+            display_name: String::new(),
+            email: Some(format!("{name}@example.de")),
+            role: role.into(),
+        };
+        let (user, inv) = self.services.create_user(admin, &input).await.expect("user");
+        self.redeem(&inv.link).await;
+        user.id
+    }
+
+    /// A signed-in browser session for `name`.
+    pub async fn sign_in(&self, name: &str) -> reqwest::Client {
+        let c = self.browser();
+        let csrf = csrf_of(&c, &self.at("/login")).await;
+        let r = c
+            .post(self.at("/login"))
+            .form(&[("name", name), ("password", PASSWORD), ("_csrf", &csrf)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 303, "sign-in of {name} failed");
+        c
+    }
+
+    /// An API token for `name`.
+    pub async fn token(&self, name: &str) -> String {
+        let actor = self.actor(name).await;
+        self.services.create_api_token(&actor, "test", None).await.expect("token").token
+    }
+
+    pub async fn actor(&self, name: &str) -> Actor {
+        let n = leitstand_domain::UserName::parse("n", name).expect("name");
+        let u = self.store.user_for_sign_in(&n).await.expect("user");
+        // A real actor, made the way a request makes one: through a token.
+        let tok = self
+            .services
+            .create_api_token(&Actor::cli(u.clone()), "actor", None)
+            .await
+            .expect("token");
+        self.services.actor_from_api_token(&tok.token, "test").await.expect("actor")
+    }
+}
+
+/// Reads the CSRF token from a page's `<meta name="csrf-token">`.
+pub async fn csrf_of(c: &reqwest::Client, url: &str) -> String {
+    let body = c.get(url).send().await.expect("get").text().await.expect("body");
+    let marker = "name=\"csrf-token\" content=\"";
+    let start = body.find(marker).map(|i| i + marker.len()).expect("csrf meta");
+    body[start..].split('"').next().expect("csrf").to_owned()
+}
+
+/// The fixture of the route tests: tenants A and B, a user of every role,
+/// and ids of everything that belongs to B.
+pub struct World {
+    pub a: TenantId,
+    pub b: TenantId,
+    pub b_user: UserId,
+    pub b_token_id: i64,
+}
+
+pub async fn world(app: &TestApp) -> World {
+    let admin = app.bootstrap().await;
+    let provider = app.store.provider().await.expect("provider").expect("exists").id;
+    let a = app.tenant(&admin, "Kunde A GmbH").await;
+    let b = app.tenant(&admin, "Kunde B AG").await;
+    let soc = app.user(&admin, provider, "soc", "soc_analyst").await;
+    app.user(&admin, provider, "noc", "support_agent").await;
+    app.services.assign_staff(&admin, soc, &[a]).await.expect("assign");
+    let noc = app.actor("noc").await;
+    app.services.assign_staff(&admin, noc.id(), &[a]).await.expect("assign");
+    app.user(&admin, a, "anna", "customer_admin").await;
+    app.user(&admin, a, "arne", "customer_member").await;
+    let b_user = app.user(&admin, b, "berta", "customer_admin").await;
+    app.user(&admin, b, "bodo", "customer_member").await;
+    let berta = app.actor("berta").await;
+    let tok = app.services.create_api_token(&berta, "b-secret", None).await.expect("token");
+    World { a, b, b_user, b_token_id: tok.info.id.0 }
+}
+
+/// Every role with the name of a user who holds it in the fixture.
+pub const ROLE_USERS: [(&str, &str); 5] = [
+    ("provider_admin", "admin"),
+    ("soc_analyst", "soc"),
+    ("support_agent", "noc"),
+    ("customer_admin", "anna"),
+    ("customer_member", "arne"),
+];

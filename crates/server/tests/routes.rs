@@ -1,0 +1,238 @@
+//! Deny by default and tenant isolation, for every route in the registry.
+//! New routes join these tests automatically.
+
+mod common;
+
+use axum::http::Method;
+use common::{csrf_of, world, Backend, TestApp, World, ROLE_USERS};
+use leitstand_domain::{Permission, Role};
+use leitstand_server::routes::{self, Kind};
+use serde_json::json;
+
+fn fill(path: &str, w: &World, own: bool) -> String {
+    let (tenant, user, token) = if own { (w.a.0, 0, 0) } else { (w.b.0, w.b_user.0, w.b_token_id) };
+    let mut out = path.to_owned();
+    for seg in path.split('/').filter(|s| s.starts_with('{')) {
+        let v = match seg {
+            "{tenant}" => tenant.to_string(),
+            "{user}" => user.to_string(),
+            "{token}" => token.to_string(),
+            "{file}" => "app.css".into(),
+            "{code}" => "nonexistent".into(),
+            other => panic!("route {path}: the tests do not know the parameter {other}; add it here"),
+        };
+        out = out.replace(seg, &v);
+    }
+    out
+}
+
+/// A body that passes parsing, so the id check is what answers.
+fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value> {
+    let b = match (method.as_str(), path) {
+        ("PUT", "/api/v1/tenants/{tenant}/plan") => json!({ "security": "advanced", "soc": "1", "managed_service": true }),
+        ("PUT", "/api/v1/users/{user}/assignments") => json!({ "tenants": [w.a.0] }),
+        ("POST", "/app/tenants/{tenant}/plan") => json!({ "security": "advanced", "soc": "1" }),
+        ("POST", "/app/users/{user}/assignments") => json!({ "tenant": w.a.0.to_string() }),
+        ("POST", "/api/v1/users/{user}/invitation" | "/api/v1/users/{user}/disable" | "/api/v1/users/{user}/enable") => {
+            json!({})
+        }
+        ("POST", p) if p.starts_with("/app/") => json!({}),
+        ("DELETE", _) => json!({}),
+        _ => return None,
+    };
+    Some(b)
+}
+
+async fn send(
+    app: &TestApp,
+    client: &reqwest::Client,
+    kind: Kind,
+    method: &Method,
+    url: &str,
+    body: Option<&serde_json::Value>,
+    token: Option<&str>,
+    csrf: &str,
+) -> reqwest::Response {
+    let m = reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("method");
+    let mut req = client.request(m, app.at(url));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if *method != Method::GET {
+        match kind {
+            Kind::Web => {
+                let mut form: Vec<(String, String)> = vec![("_csrf".into(), csrf.into())];
+                if let Some(serde_json::Value::Object(m)) = body {
+                    for (k, v) in m {
+                        form.push((k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)));
+                    }
+                }
+                req = req.form(&form);
+            }
+            _ => {
+                if let Some(b) = body {
+                    req = req.json(b);
+                }
+            }
+        }
+    }
+    req.send().await.expect("send")
+}
+
+#[tokio::test]
+async fn every_route_denies_anonymous_callers_unless_public() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let c = app.api();
+    for r in routes::all() {
+        let url = fill(r.path, &w, true);
+        let resp = send(&app, &c, r.kind, &r.method, &url, body_for(&r.method, r.path, &w).as_ref(), None, "").await;
+        let status = resp.status().as_u16();
+        if r.permission == Permission::Public {
+            if r.method == Method::GET {
+                assert!(![401, 403].contains(&status), "{} {} is public but answered {status}", r.method, r.path);
+            }
+            continue;
+        }
+        match r.kind {
+            Kind::Web => {
+                assert_eq!(status, 303, "{} {} must send anonymous people to sign in", r.method, r.path);
+                let to = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("");
+                assert!(to.starts_with("/login"), "{} {} redirected to {to}", r.method, r.path);
+            }
+            _ => assert_eq!(status, 401, "{} {} must refuse anonymous callers", r.method, r.path),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_route_refuses_roles_without_its_permission() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    for (role, name) in ROLE_USERS {
+        let role = Role::parse(role).expect("role");
+        let browser = app.sign_in(name).await;
+        let csrf = csrf_of(&browser, &app.at("/app")).await;
+        let token = app.token(name).await;
+        let api = app.api();
+        for r in routes::all().into_iter().filter(|r| !r.permission.granted_to(role)) {
+            let url = fill(r.path, &w, true);
+            let body = body_for(&r.method, r.path, &w);
+            let resp = match r.kind {
+                Kind::Web => send(&app, &browser, r.kind, &r.method, &url, body.as_ref(), None, &csrf).await,
+                _ => send(&app, &api, r.kind, &r.method, &url, body.as_ref(), Some(&token), "").await,
+            };
+            assert_eq!(resp.status(), 403, "{role:?} must get 403 from {} {}", r.method, r.path);
+        }
+    }
+}
+
+#[tokio::test]
+async fn routes_are_registered_once_each() {
+    let mut seen = std::collections::HashSet::new();
+    for r in routes::all() {
+        assert!(seen.insert((r.method.clone(), r.path)), "{} {} registered twice", r.method, r.path);
+        assert!(!r.summary.is_empty(), "{} {} has no summary", r.method, r.path);
+    }
+}
+
+#[tokio::test]
+async fn a_route_outside_the_registry_is_refused() {
+    // A handler wired past the registry still passes the gate, which knows
+    // no permission for it and refuses.
+    let app = TestApp::spawn().await;
+    let state = leitstand_server::app::AppState::new(app.services.clone(), Default::default());
+    let router = axum::Router::new()
+        .route("/sneaky", axum::routing::get(|| async { "secret" }))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), leitstand_server::http::gate))
+        .with_state(state);
+    let resp = tower::ServiceExt::oneshot(
+        router,
+        axum::http::Request::builder().uri("/sneaky").body(axum::body::Body::empty()).expect("request"),
+    )
+    .await
+    .expect("response");
+    assert_eq!(resp.status(), 403);
+}
+
+async fn cross_tenant(app: TestApp) {
+    let w = world(&app).await;
+    // Customer admin of A, and a SOC analyst assigned to A only.
+    for name in ["anna", "arne", "soc", "noc"] {
+        let actor = app.actor(name).await;
+        let role = actor.role();
+        let browser = app.sign_in(name).await;
+        let csrf = csrf_of(&browser, &app.at("/app")).await;
+        let token = app.token(name).await;
+        let api = app.api();
+        for r in routes::all().into_iter().filter(|r| r.path.contains('{') && r.permission != Permission::Public) {
+            if r.path.contains("{file}") {
+                continue;
+            }
+            let body = body_for(&r.method, r.path, &w);
+            assert!(
+                r.method == Method::GET || body.is_some(),
+                "{} {}: add a sample body to the cross-tenant test",
+                r.method,
+                r.path
+            );
+            let url = fill(r.path, &w, false);
+            let resp = match r.kind {
+                Kind::Web => send(&app, &browser, r.kind, &r.method, &url, body.as_ref(), None, &csrf).await,
+                _ => send(&app, &api, r.kind, &r.method, &url, body.as_ref(), Some(&token), "").await,
+            };
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            let expected = if r.permission.granted_to(role) { 404 } else { 403 };
+            assert_eq!(status, expected, "{name} ({role:?}) with tenant B's ids: {} {url}", r.method);
+            assert!(!text.contains("Kunde B") && !text.contains("berta"), "{} {url} leaked tenant B data", r.method);
+        }
+    }
+    // Nothing of B changed.
+    let b = app.store.tenant(&leitstand_store::TenantScope::All, w.b).await.expect("b");
+    assert_eq!(b.plan, Default::default());
+    let berta = app.store.user_for_auth(w.b_user).await.expect("berta");
+    assert!(!berta.disabled);
+    assert_eq!(app.store.tokens(w.b_user).await.expect("tokens").len(), 2, "B's tokens are untouched");
+}
+
+#[tokio::test]
+async fn no_route_lets_tenant_a_reach_tenant_b_on_sqlite() {
+    cross_tenant(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn no_route_lets_tenant_a_reach_tenant_b_on_postgres() {
+    let Some(app) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    cross_tenant(app).await;
+}
+
+#[tokio::test]
+async fn lists_show_only_the_callers_tenants() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let token = app.token("anna").await;
+    let tenants: serde_json::Value =
+        app.api().get(app.at("/api/v1/tenants")).bearer_auth(&token).send().await.expect("get").json().await.expect("json");
+    let ids: Vec<i64> = tenants.as_array().expect("array").iter().map(|t| t["id"].as_i64().expect("id")).collect();
+    assert_eq!(ids, vec![w.a.0]);
+    let users: serde_json::Value =
+        app.api().get(app.at("/api/v1/users")).bearer_auth(&token).send().await.expect("get").json().await.expect("json");
+    assert!(users.as_array().expect("array").iter().all(|u| u["tenant"] == w.a.0));
+    let audit: serde_json::Value =
+        app.api().get(app.at("/api/v1/audit")).bearer_auth(&token).send().await.expect("get").json().await.expect("json");
+    assert!(audit["entries"].as_array().expect("array").iter().all(|e| e["tenant"] == w.a.0));
+    let filtered = app
+        .api()
+        .get(app.at(&format!("/api/v1/users?tenant={}", w.b.0)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(filtered.status(), 404);
+    let soc = app.token("soc").await;
+    let seen: serde_json::Value =
+        app.api().get(app.at("/api/v1/tenants")).bearer_auth(&soc).send().await.expect("get").json().await.expect("json");
+    let ids: Vec<i64> = seen.as_array().expect("array").iter().map(|t| t["id"].as_i64().expect("id")).collect();
+    assert_eq!(ids, vec![w.a.0], "a SOC analyst sees only assigned tenants");
+}
