@@ -47,9 +47,9 @@ impl Services {
     /// recovery codes (shown once) and the rotated session.
     pub async fn confirm_totp(&self, actor: &Actor, sealed: &str, code: &str) -> Result<(Vec<String>, Option<SignedIn>)> {
         let secret = self.key.open(sealed).map_err(|_| ServiceError::field("code", "error-totp-setup-expired"))?;
-        if totp::verify(&secret, code, self.now()).is_none() {
+        let Some(step) = totp::verify(&secret, code, self.now()) else {
             return Err(ServiceError::field("code", "error-totp-code"));
-        }
+        };
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
         let enrolment = TotpEnrolment {
             secret_sealed: self.key.seal(&secret)?,
@@ -57,6 +57,8 @@ impl Services {
         };
         let draft = actor.audit(self.now(), "user.totp_enable", Some(actor.user.tenant), format!("user:{}", actor.id()), json!({}));
         self.store.set_totp(actor.id(), Some(&enrolment), &draft).await?;
+        // The code just typed must not sign anyone in again.
+        self.store.set_totp_last_step(actor.id(), step as i64).await?;
         let session = self.rotate(actor).await?;
         Ok((codes, session))
     }

@@ -134,8 +134,9 @@ impl TestApp {
 
     /// An API token for `name`.
     pub async fn token(&self, name: &str) -> String {
-        let actor = self.actor(name).await;
-        self.services.create_api_token(&actor, "test", None).await.expect("token").token
+        let n = leitstand_domain::UserName::parse("n", name).expect("name");
+        let u = self.store.user_for_sign_in(&n).await.expect("user");
+        self.services.create_api_token(&Actor::cli(u), "test", None).await.expect("token").token
     }
 
     pub async fn actor(&self, name: &str) -> Actor {
