@@ -41,6 +41,17 @@ async fn a_change_whose_audit_entry_fails_does_not_happen() {
     assert!(all.is_empty(), "the tenant must not exist without its audit entry");
 }
 
+#[tokio::test]
+async fn the_audit_log_refuses_updates_and_deletes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = leitstand_store_sqlite::open_dir(dir.path()).await.expect("open");
+    store.create_tenant(&new_tenant("Kunde A"), &draft()).await.expect("tenant");
+    for sql in ["UPDATE audit_log SET actor_name = 'x'", "DELETE FROM audit_log"] {
+        let err = sqlx::query(sql).execute(store.pool()).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+}
+
 fn new_tenant(name: &str) -> leitstand_store::NewTenant {
     leitstand_store::NewTenant {
         name: leitstand_domain::TenantName::parse("n", name).expect("name"),
