@@ -234,17 +234,24 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url();
     let store: Arc<dyn Store> = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Arc::new(leitstand_store_postgres::open(&url).await.map_err(|e| anyhow!("{e}"))?)
+        Arc::new(leitstand_store_postgres::open(&url).await.map_err(store_err)?)
     } else if url.starts_with("sqlite:") {
         if config.database.is_none() {
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
         }
-        Arc::new(leitstand_store_sqlite::open_url(&url).await.map_err(|e| anyhow!("{e}"))?)
+        Arc::new(leitstand_store_sqlite::open_url(&url).await.map_err(store_err)?)
     } else {
         return Err(anyhow!("unsupported database URL {}: use sqlite://… or postgres://…", leitstand_store_postgres::redact(&url)));
     };
     Ok(store)
+}
+
+fn store_err(e: leitstand_store::StoreError) -> anyhow::Error {
+    match e {
+        leitstand_store::StoreError::Unavailable(m) => anyhow!(m),
+        e => anyhow!("{e}"),
+    }
 }
 
 /// The server key: from the config, else from its file, made on first start.

@@ -10,7 +10,7 @@ pub mod testing;
 use leitstand_store::{Result, StoreError};
 use leitstand_store_sql::{install_drivers, run_migrations, Dialect, Migration, SqlStore};
 use sqlx::any::AnyPoolOptions;
-use sqlx::Executor;
+use sqlx::{AnyConnection, Connection, Executor};
 use std::time::Duration;
 
 /// The role the server acts as; created by migration 0002.
@@ -42,14 +42,13 @@ pub fn redact(url: &str) -> String {
 /// Runs the migrations as the URL's role.
 pub async fn migrate(url: &str) -> Result<usize> {
     install_drivers();
-    let pool = AnyPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
+    // One direct connection, so a refusal is reported as what it is.
+    let mut conn = tokio::time::timeout(Duration::from_secs(10), AnyConnection::connect(url))
         .await
+        .map_err(|_| StoreError::Unavailable(format!("cannot connect to PostgreSQL at {}: timed out", redact(url))))?
         .map_err(|e| unreachable(url, e))?;
-    let ran = run_migrations(&pool, Dialect::Postgres, MIGRATIONS).await;
-    pool.close().await;
+    let ran = run_migrations(&mut conn, Dialect::Postgres, MIGRATIONS).await;
+    let _ = conn.close().await;
     ran
 }
 

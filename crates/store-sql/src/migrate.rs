@@ -4,8 +4,7 @@
 
 use crate::{map_err, Dialect};
 use leitstand_store::{Result, StoreError};
-use sqlx::AnyPool;
-use sqlx::Acquire;
+use sqlx::{Acquire, AnyConnection};
 
 /// One embedded migration.
 #[derive(Debug, Clone, Copy)]
@@ -17,27 +16,26 @@ pub struct Migration {
 
 /// Applies every migration not yet applied; returns how many ran. On
 /// PostgreSQL an advisory lock keeps replicas that start together in line.
-pub async fn run_migrations(pool: &AnyPool, dialect: Dialect, migrations: &[Migration]) -> Result<usize> {
-    let mut conn = pool.acquire().await.map_err(map_err)?;
+pub async fn run_migrations(conn: &mut AnyConnection, dialect: Dialect, migrations: &[Migration]) -> Result<usize> {
     if dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_lock(7311001)").execute(&mut *conn).await.map_err(map_err)?;
     }
-    let result = apply(&mut conn, migrations).await;
+    let result = apply(conn, migrations).await;
     if dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_unlock(7311001)").execute(&mut *conn).await.map_err(map_err)?;
     }
     result
 }
 
-async fn apply(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, migrations: &[Migration]) -> Result<usize> {
+async fn apply(conn: &mut AnyConnection, migrations: &[Migration]) -> Result<usize> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )
-    .execute(&mut **conn)
+    .execute(&mut *conn)
     .await
     .map_err(map_err)?;
     let done: Vec<(i64,)> =
-        sqlx::query_as("SELECT version FROM schema_migrations").fetch_all(&mut **conn).await.map_err(map_err)?;
+        sqlx::query_as("SELECT version FROM schema_migrations").fetch_all(&mut *conn).await.map_err(map_err)?;
     let known = migrations.iter().map(|m| m.version).max().unwrap_or(0);
     if let Some((newer,)) = done.iter().find(|(v,)| *v > known) {
         return Err(StoreError::Backend(format!(

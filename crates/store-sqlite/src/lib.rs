@@ -41,7 +41,9 @@ pub async fn open_url(url: &str) -> Result<SqlStore> {
         .connect(url)
         .await
         .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database {url}: {e}")))?;
-    run_migrations(&pool, Dialect::Sqlite, MIGRATIONS).await?;
+    let mut conn = pool.acquire().await.map_err(map_err)?;
+    run_migrations(&mut conn, Dialect::Sqlite, MIGRATIONS).await?;
+    drop(conn);
     Ok(SqlStore::new(pool, Dialect::Sqlite))
 }
 

@@ -48,6 +48,15 @@ impl TestApp {
                 (Arc::new(leitstand_store_postgres::open(&db.url).await.expect("postgres")), Some(db))
             }
         };
+        Some(Self::spawn_with(store, dir, pg).await)
+    }
+
+    /// The server on a store the test opened itself.
+    pub async fn spawn_with(
+        store: Arc<dyn Store>,
+        dir: tempfile::TempDir,
+        pg: Option<leitstand_store_postgres::testing::TestDb>,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let url = format!("http://{addr}");
@@ -60,7 +69,7 @@ impl TestApp {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Some(TestApp { url, services, clock, store, _dir: dir, _pg: pg, server })
+        TestApp { url, services, clock, store, _dir: dir, _pg: pg, server }
     }
 
     pub fn now(&self) -> Timestamp {

@@ -1,0 +1,65 @@
+//! Faults while running: the database goes away and comes back.
+
+mod common;
+
+use common::TestApp;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A TCP relay to PostgreSQL that the test can cut and restore.
+async fn relay(listener: TcpListener, target: String) {
+    let mut conns = tokio::task::JoinSet::new();
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        let target = target.clone();
+        conns.spawn(async move {
+            if let Ok(mut out) = TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+            }
+        });
+    }
+}
+
+fn host_port(url: &str) -> Option<String> {
+    let after = url.split('@').nth(1)?;
+    Some(after.split('/').next()?.to_owned())
+}
+
+#[tokio::test]
+async fn lost_database_gives_503_with_retry_hint_and_recovers_without_restart() {
+    let Some(db) = leitstand_store_postgres::testing::TestDb::create().await else { return };
+    let target = host_port(&db.url).expect("host:port in the test URL");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let relay_addr = listener.local_addr().expect("addr");
+    let mut relay_task = tokio::spawn(relay(listener, target.clone()));
+    let url = db.url.replace(&target, &relay_addr.to_string());
+    let store = leitstand_store_postgres::open(&url).await.expect("open through the relay");
+    let app = TestApp::spawn_with(Arc::new(store), tempfile::tempdir().expect("dir"), Some(db)).await;
+    app.bootstrap().await;
+    let token = app.token("admin").await;
+    let c = app.api();
+    let get = || c.get(app.at("/api/v1/tenants")).bearer_auth(&token).send();
+    assert_eq!(get().await.expect("get").status(), 200);
+
+    relay_task.abort(); // the network to the database is gone
+    let _ = (&mut relay_task).await;
+    let r = get().await.expect("get");
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "unavailable");
+    assert_eq!(c.get(app.at("/readyz")).send().await.expect("ready").status(), 503);
+
+    let listener = TcpListener::bind(relay_addr).await.expect("rebind");
+    let _relay = tokio::spawn(relay(listener, target));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = get().await.expect("get").status();
+        if s == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery after the database came back (last {s})");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(c.get(app.at("/readyz")).send().await.expect("ready").status(), 200);
+}
