@@ -1,0 +1,264 @@
+//! A person in a real browser (Chromium through chromedriver): first sign-in
+//! with the one-time link, password, sign-out, sign-in, password change,
+//! TOTP set-up and sign-in with a code.
+//!
+//! With `LEITSTAND_SCREENSHOTS=<dir>` it also saves screenshots of the pages
+//! at desktop and phone width (that is how `docs/screenshots/` is made).
+
+mod common;
+
+use base64::Engine;
+use common::TestApp;
+use jiff::SignedDuration;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_binary(names: &[&str]) -> Option<String> {
+    names.iter().find(|n| std::path::Path::new(n).exists()).map(|s| (*s).to_owned())
+}
+
+impl Driver {
+    async fn start() -> Option<Driver> {
+        let driver = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
+        let chromium = find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
+        let (Some(driver), Some(chromium)) = (driver, chromium) else {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("chromium and chromium-driver are needed (the README test command installs them)");
+            }
+            eprintln!("SKIPPED: chromium or chromedriver not installed");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().expect("profile").keep();
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--lang=de-DE", "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.display())],
+                "prefs": { "intl.accept_languages": "de-DE,de" }
+            }
+        }}});
+        let r: Value = http.post(format!("{base}/session")).json(&caps).send().await.expect("session").json().await.expect("json");
+        let session = r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {r}")).to_owned();
+        Some(Driver { child, base, session, http })
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.expect("webdriver").json().await.expect("json");
+        if v["value"].get("error").is_some() {
+            panic!("webdriver {path}: {}", v["value"]);
+        }
+        v["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = format!("{}/session/{}/element", self.base, self.session);
+            let v: Value = self
+                .http
+                .post(url)
+                .json(&json!({ "using": "css selector", "value": css }))
+                .send()
+                .await
+                .expect("find")
+                .json()
+                .await
+                .expect("json");
+            if let Some(id) = v["value"][ELEMENT].as_str() {
+                return id.to_owned();
+            }
+            assert!(Instant::now() < deadline, "element {css} not found on {}", self.url().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{id}/clear"), Some(json!({}))).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({ "text": text }))).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        self.cmd(reqwest::Method::GET, &format!("/element/{id}/text"), None).await.as_str().unwrap_or("").to_owned()
+    }
+
+    async fn url(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or("").to_owned()
+    }
+
+    async fn source(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/source", None).await.as_str().unwrap_or("").to_owned()
+    }
+
+    async fn wait_for_path(&self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.url().await.contains(path) {
+            assert!(Instant::now() < deadline, "expected {path}, at {}", self.url().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn size(&self, width: u32, height: u32) {
+        self.cmd(reqwest::Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).await;
+    }
+
+    /// Saves a screenshot when `LEITSTAND_SCREENSHOTS` names a directory.
+    async fn shot(&self, name: &str) {
+        let Ok(dir) = std::env::var("LEITSTAND_SCREENSHOTS") else { return };
+        let png = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or("")).expect("png");
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(format!("{dir}/{name}.png"), bytes).expect("write");
+    }
+}
+
+#[tokio::test]
+async fn a_person_signs_in_sets_passwords_and_turns_on_totp() {
+    let Some(d) = Driver::start().await else { return };
+    let app = TestApp::spawn().await;
+    let inv = app.services.bootstrap("Provider GmbH", "admin").await.expect("bootstrap").expect("first");
+
+    // 1. The one-time link: set a password, land signed in.
+    d.go(&inv.link).await;
+    d.shot("invite").await;
+    let first = "erstes langes Passwort";
+    d.fill("input[name=password]", first).await;
+    d.fill("input[name=repeat]", first).await;
+    d.click("button[type=submit].primary").await;
+    d.wait_for_path("/app").await;
+    assert!(d.source().await.contains("Ihr Passwort ist gespeichert"));
+
+    // 2. Sign out, sign in with the new password.
+    d.click(".me button").await;
+    d.wait_for_path("/login").await;
+    d.shot("login").await;
+    d.fill("input[name=name]", "admin").await;
+    d.fill("input[name=password]", first).await;
+    d.click("button.primary").await;
+    d.wait_for_path("/app").await;
+
+    // 3. Change the password.
+    d.go(&app.at("/app/profile")).await;
+    let second = "zweites langes Passwort";
+    d.fill("input[name=current]", first).await;
+    d.fill("input[name=new]", second).await;
+    d.fill("input[name=repeat]", second).await;
+    d.click("form[action='/app/profile/password'] button").await;
+    d.wait_for_path("ok=msg-password-changed").await;
+
+    // 4. Turn on TOTP with a code computed from the shown secret.
+    d.go(&app.at("/app/profile/totp")).await;
+    d.shot("totp").await;
+    let secret = d.text("#totp-secret").await;
+    let key = data_encoding::BASE32_NOPAD.decode(secret.trim().as_bytes()).expect("base32 secret");
+    d.fill("input[name=code]", &leitstand_domain::totp::code(&key, app.now())).await;
+    d.click("form[action='/app/profile/totp'] button").await;
+    let codes = d.text("#recovery-codes").await;
+    assert_eq!(codes.lines().filter(|l| !l.trim().is_empty()).count(), 10, "ten recovery codes: {codes}");
+
+    // 5. Sign out and in again: password, then a fresh code.
+    d.go(&app.at("/app")).await;
+    d.click(".me button").await;
+    d.wait_for_path("/login").await;
+    d.fill("input[name=name]", "admin").await;
+    d.fill("input[name=password]", second).await;
+    d.click("button.primary").await;
+    d.wait_for_path("/login/totp").await;
+    app.clock.advance(SignedDuration::from_secs(30));
+    d.fill("input[name=code]", &leitstand_domain::totp::code(&key, app.now())).await;
+    d.click("button.primary").await;
+    d.wait_for_path("/app").await;
+    assert!(d.source().await.contains("Übersicht"));
+
+    screenshots(&d, &app).await;
+}
+
+/// The pages of the console, filled with a little data, for `docs/screenshots`.
+async fn screenshots(d: &Driver, app: &TestApp) {
+    if std::env::var("LEITSTAND_SCREENSHOTS").is_err() {
+        return;
+    }
+    let admin = app.services.cli_actor().await.expect("admin");
+    let provider = app.store.provider().await.expect("provider").expect("exists").id;
+    let mut first = None;
+    for (name, sec, soc) in [("Stadtwerke Musterstadt GmbH", "professional", "3"), ("Kanzlei Berger & Partner", "advanced", "1"), ("Bäckerei Sonnenschein", "basic", "none")] {
+        let input = leitstand_service::NewTenantInput {
+            name: name.into(),
+            plan: leitstand_service::PlanInput { security: sec.into(), soc: soc.into(), managed_service: sec != "basic" },
+            time_zone: None,
+        };
+        let t = app.services.create_tenant(&admin, &input).await.expect("tenant");
+        first.get_or_insert(t.id);
+    }
+    let a = first.expect("tenant");
+    app.user(&admin, provider, "m.keller", "soc_analyst").await;
+    app.user(&admin, provider, "j.wolf", "support_agent").await;
+    app.user(&admin, a, "it-leitung", "customer_admin").await;
+    app.user(&admin, a, "s.yilmaz", "customer_member").await;
+    let input = leitstand_service::NewUserInput { tenant: a, name: "neu.kollege".into(), display_name: "Neuer Kollege".into(), email: None, role: "customer_member".into() };
+    app.services.create_user(&admin, &input).await.expect("invited");
+    for (w, h, suffix) in [(1280, 900, ""), (390, 844, "-phone")] {
+        d.size(w, h).await;
+        for (path, name) in [
+            ("/app", "overview"),
+            ("/app/tenants", "tenants"),
+            (&format!("/app/tenants/{}", a.0) as &str, "tenant"),
+            ("/app/users", "users"),
+            ("/app/profile", "profile"),
+            ("/app/audit", "audit"),
+            ("/app/settings", "settings"),
+        ] {
+            d.go(&app.at(path)).await;
+            d.shot(&format!("{name}{suffix}")).await;
+        }
+    }
+}
