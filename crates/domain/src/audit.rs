@@ -184,10 +184,7 @@ mod tests {
         let mut c = chain(5);
         c[2].target = "user:99".into();
         let h = head(&c).map(|(s, h)| (s, h.to_owned()));
-        assert_eq!(
-            verify_chain(&c, h.as_ref().map(|(s, h)| (*s, h.as_str()))),
-            Err(ChainBreak::Changed { seq: 3 })
-        );
+        assert_eq!(verify_chain(&c, h.as_ref().map(|(s, h)| (*s, h.as_str()))), Err(ChainBreak::Changed { seq: 3 }));
     }
 
     #[test]

@@ -52,10 +52,7 @@ impl UserName {
         if s.chars().count() < 3 || s.chars().count() > 64 {
             return Err(FieldError::new(field, "error-username-length"));
         }
-        if !s
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@'))
-        {
+        if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@')) {
             return Err(FieldError::new(field, "error-username-chars"));
         }
         Ok(Self(s))
@@ -205,10 +202,7 @@ mod tests {
         assert_eq!(Password::parse("p", "short", &u).unwrap_err().code, "error-password-short");
         assert!(Password::parse("p", "correct horse battery", &u).is_ok());
         let long = UserName::parse("u", "administrator").unwrap();
-        assert_eq!(
-            Password::parse("p", "ADMINISTRATOR", &long).unwrap_err().code,
-            "error-password-is-username"
-        );
+        assert_eq!(Password::parse("p", "ADMINISTRATOR", &long).unwrap_err().code, "error-password-is-username");
         assert!(!format!("{:?}", Password::parse("p", "correct horse battery", &u).unwrap()).contains("horse"));
     }
 }

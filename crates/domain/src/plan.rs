@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Security plan of the managed IT-security add-on [000].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SecurityPlan {
     #[default]
@@ -15,7 +17,9 @@ pub enum SecurityPlan {
 }
 
 /// SOC service package [003]; `None` when the tenant has no SOC service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SocPackage {
     #[default]
@@ -103,14 +107,11 @@ pub const GATES: &[(Feature, Requirement)] = &[
 impl Plan {
     /// The one feature gate: does this plan include `feature`?
     pub fn allows(&self, feature: Feature) -> bool {
-        GATES
-            .iter()
-            .filter(|(f, _)| *f == feature)
-            .all(|(_, req)| match *req {
-                Requirement::SecurityAtLeast(min) => self.security >= min,
-                Requirement::SocAtLeast(min) => self.soc >= min,
-                Requirement::ManagedService => self.managed_service,
-            })
+        GATES.iter().filter(|(f, _)| *f == feature).all(|(_, req)| match *req {
+            Requirement::SecurityAtLeast(min) => self.security >= min,
+            Requirement::SocAtLeast(min) => self.soc >= min,
+            Requirement::ManagedService => self.managed_service,
+        })
     }
 }
 

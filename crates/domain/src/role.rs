@@ -18,13 +18,8 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::ProviderAdmin,
-        Role::SocAnalyst,
-        Role::SupportAgent,
-        Role::CustomerAdmin,
-        Role::CustomerMember,
-    ];
+    pub const ALL: [Role; 5] =
+        [Role::ProviderAdmin, Role::SocAnalyst, Role::SupportAgent, Role::CustomerAdmin, Role::CustomerMember];
 
     pub fn as_str(self) -> &'static str {
         match self {

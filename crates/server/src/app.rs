@@ -24,10 +24,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(services: Services, config: Config) -> Self {
-        let routes = routes::all()
-            .into_iter()
-            .map(|r| ((r.method, r.path.to_owned()), (r.permission, r.kind)))
-            .collect();
+        let routes =
+            routes::all().into_iter().map(|r| ((r.method, r.path.to_owned()), (r.permission, r.kind))).collect();
         Self { services, config: Arc::new(config), metrics: Arc::new(Metrics::default()), routes: Arc::new(routes) }
     }
 

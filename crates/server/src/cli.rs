@@ -242,7 +242,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         }
         Arc::new(leitstand_store_sqlite::open_url(&url).await.map_err(store_err)?)
     } else {
-        return Err(anyhow!("unsupported database URL {}: use sqlite://… or postgres://…", leitstand_store_postgres::redact(&url)));
+        return Err(anyhow!(
+            "unsupported database URL {}: use sqlite://… or postgres://…",
+            leitstand_store_postgres::redact(&url)
+        ));
     };
     Ok(store)
 }
@@ -343,11 +346,7 @@ async fn admin(services: &Services, what: Admin) -> anyhow::Result<ExitCode> {
     let actor = services.cli_actor().await.map_err(invalid)?;
     match what {
         Admin::Tenant { what: TenantCmd::Create { name, plan, soc, managed_service, time_zone } } => {
-            let input = NewTenantInput {
-                name,
-                plan: PlanInput { security: plan, soc, managed_service },
-                time_zone,
-            };
+            let input = NewTenantInput { name, plan: PlanInput { security: plan, soc, managed_service }, time_zone };
             let t = services.create_tenant(&actor, &input).await.map_err(invalid)?;
             println!("created tenant {} ({}), plan {:?}", t.id, t.name, t.plan);
         }
@@ -366,7 +365,8 @@ async fn admin(services: &Services, what: Admin) -> anyhow::Result<ExitCode> {
         }
         Admin::User { what: UserCmd::Create { name, tenant, role, email, display_name } } => {
             let t = find_tenant(services, &tenant).await?;
-            let input = NewUserInput { tenant: t.id, name, display_name: display_name.unwrap_or_default(), email, role };
+            let input =
+                NewUserInput { tenant: t.id, name, display_name: display_name.unwrap_or_default(), email, role };
             let (user, inv) = services.create_user(&actor, &input).await.map_err(invalid)?;
             println!("created user {} ({}) in {}", user.id, user.name, t.name);
             println!("one-time link (valid until {}):", inv.expires_at);

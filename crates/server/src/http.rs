@@ -185,8 +185,10 @@ async fn gated(state: &AppState, req: Request, next: Next, info: (Permission, Ki
                 let (parts, body) = req.into_parts();
                 let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
                     Ok(b) => b,
-                    Err(_) => return error_response(kind, lang, &ServiceError::field("body", "error-too-large"), path)
-                        .with_status(StatusCode::PAYLOAD_TOO_LARGE),
+                    Err(_) => {
+                        return error_response(kind, lang, &ServiceError::field("body", "error-too-large"), path)
+                            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+                    }
                 };
                 let field = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
                     .ok()

@@ -81,7 +81,7 @@ pub fn format_int(n: i64, lang: Lang) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(sep);
         }
         out.push(c);
@@ -134,6 +134,7 @@ mod tests {
                     let looks_like_key = piece.len() > 3
                         && piece.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit())
                         && piece.contains('-')
+                        && !piece.ends_with('-')
                         && ["nav-", "error-", "page-", "label-", "action-", "msg-", "role-", "plan-", "soc-", "help-"]
                             .iter()
                             .any(|p| piece.starts_with(p));
@@ -144,6 +145,21 @@ mod tests {
                             }
                         }
                     }
+                }
+            }
+        }
+        // Keys made from a prefix and a value.
+        use leitstand_domain::{Role, SecurityPlan, SocPackage};
+        let composed = SecurityPlan::ALL
+            .iter()
+            .map(|p| format!("plan-{}", p.as_str()))
+            .chain(SocPackage::ALL.iter().map(|p| format!("soc-{}", p.as_str())))
+            .chain(Role::ALL.iter().map(|r| format!("role-{}", r.as_str().replace('_', "-"))))
+            .chain(["label-kind-provider".to_owned(), "label-kind-customer".to_owned()]);
+        for key in composed {
+            for lang in Lang::ALL {
+                if !has(lang, &key) {
+                    missing.push(format!("{}:{key}", lang.code()));
                 }
             }
         }

@@ -46,7 +46,8 @@ impl Metrics {
         out.push_str("# TYPE leitstand_http_requests_total counter\n");
         if let Ok(r) = self.requests.lock() {
             for ((m, p, s), n) in r.iter() {
-                let _ = writeln!(out, "leitstand_http_requests_total{{method=\"{m}\",route=\"{p}\",status=\"{s}\"}} {n}");
+                let _ =
+                    writeln!(out, "leitstand_http_requests_total{{method=\"{m}\",route=\"{p}\",status=\"{s}\"}} {n}");
             }
         }
         out.push_str("# HELP leitstand_http_request_duration_seconds Request latency by route.\n");
@@ -60,7 +61,11 @@ impl Metrics {
                         s.buckets[i]
                     );
                 }
-                let _ = writeln!(out, "leitstand_http_request_duration_seconds_bucket{{route=\"{p}\",le=\"+Inf\"}} {}", s.count);
+                let _ = writeln!(
+                    out,
+                    "leitstand_http_request_duration_seconds_bucket{{route=\"{p}\",le=\"+Inf\"}} {}",
+                    s.count
+                );
                 let _ = writeln!(out, "leitstand_http_request_duration_seconds_sum{{route=\"{p}\"}} {}", s.sum);
                 let _ = writeln!(out, "leitstand_http_request_duration_seconds_count{{route=\"{p}\"}} {}", s.count);
             }

@@ -51,11 +51,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 
 async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(n, _, _)| *n == file) {
-        Some((_, mime, body)) => (
-            [(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "public, max-age=86400")],
-            *body,
-        )
-            .into_response(),
+        Some((_, mime, body)) => {
+            ([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "public, max-age=86400")], *body).into_response()
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

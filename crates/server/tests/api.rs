@@ -13,7 +13,14 @@ async fn malformed_json_gets_400_or_422_with_a_message() {
     app.bootstrap().await;
     let t = app.token("admin").await;
     let c = app.api();
-    let r = c.post(app.at("/api/v1/tenants")).bearer_auth(&t).header("content-type", "application/json").body("{not json").send().await.expect("post");
+    let r = c
+        .post(app.at("/api/v1/tenants"))
+        .bearer_auth(&t)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["error"], "bad_request");
@@ -29,7 +36,8 @@ async fn malformed_json_gets_400_or_422_with_a_message() {
         .expect("post");
     assert_eq!(r.status(), 422);
     let body: Value = r.json().await.expect("json");
-    let fields: Vec<&str> = body["fields"].as_array().expect("fields").iter().map(|f| f["field"].as_str().unwrap_or("")).collect();
+    let fields: Vec<&str> =
+        body["fields"].as_array().expect("fields").iter().map(|f| f["field"].as_str().unwrap_or("")).collect();
     for f in ["name", "security", "soc", "time_zone"] {
         assert!(fields.contains(&f), "missing error for {f}: {body}");
     }
@@ -68,7 +76,14 @@ async fn oversized_bodies_get_413() {
     app.bootstrap().await;
     let t = app.token("admin").await;
     let big = "x".repeat(2 * 1024 * 1024);
-    let r = app.api().post(app.at("/api/v1/tenants")).bearer_auth(&t).json(&json!({ "name": big })).send().await.expect("post");
+    let r = app
+        .api()
+        .post(app.at("/api/v1/tenants"))
+        .bearer_auth(&t)
+        .json(&json!({ "name": big }))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 413);
     let c = app.sign_in("admin").await;
     let r = c.post(app.at("/app/tenants")).form(&[("name", big.as_str())]).send().await.expect("post");
@@ -78,7 +93,8 @@ async fn oversized_bodies_get_413() {
 #[tokio::test]
 async fn openapi_document_lists_every_api_route_with_its_permission() {
     let app = TestApp::spawn().await;
-    let doc: Value = app.api().get(app.at("/api/v1/openapi.json")).send().await.expect("get").json().await.expect("json");
+    let doc: Value =
+        app.api().get(app.at("/api/v1/openapi.json")).send().await.expect("get").json().await.expect("json");
     assert_eq!(doc["openapi"], "3.0.3");
     for r in routes::all().into_iter().filter(|r| r.kind == Kind::Api) {
         let op = &doc["paths"][r.path][r.method.as_str().to_lowercase()];
@@ -147,12 +163,22 @@ async fn pages_speak_german_by_default_and_english_on_request() {
     app.bootstrap().await;
     let de = app.browser().get(app.at("/login")).send().await.expect("get").text().await.expect("html");
     assert!(de.contains("Anmelden") && de.contains("lang=\"de\""));
-    let en = app.browser().get(app.at("/login")).header("accept-language", "en-GB,en;q=0.9").send().await.expect("get").text().await.expect("html");
+    let en = app
+        .browser()
+        .get(app.at("/login"))
+        .header("accept-language", "en-GB,en;q=0.9")
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
     assert!(en.contains("Sign in") && en.contains("lang=\"en\""));
     // A signed-in user's choice is kept.
     let c = app.sign_in("admin").await;
     let csrf = common::csrf_of(&c, &app.at("/app")).await;
     c.post(app.at("/language")).form(&[("lang", "en"), ("back", "/app"), ("_csrf", &csrf)]).send().await.expect("post");
-    let page = c.get(app.at("/app")).header("accept-language", "de").send().await.expect("get").text().await.expect("html");
+    let page =
+        c.get(app.at("/app")).header("accept-language", "de").send().await.expect("get").text().await.expect("html");
     assert!(page.contains("Overview"));
 }

@@ -83,7 +83,11 @@ async fn audit_verify_detects_changed_and_removed_entries() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("/invite/"), "the CLI prints a one-time link");
     let ok = leitstand(d, &["audit", "verify"]);
     assert!(ok.status.success());
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("intact: 6 entries"), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("intact: 6 entries"),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
 
     // Someone with file access edits an entry (past the append-only triggers).
     let store = leitstand_store_sqlite::open_dir(d).await.expect("open");
@@ -99,7 +103,10 @@ async fn audit_verify_detects_changed_and_removed_entries() {
     assert!(String::from_utf8_lossy(&bad.stdout).contains("entry 3: its content was changed"));
 
     // Put it back, then remove an entry instead.
-    sqlx::raw_sql("UPDATE audit_log SET target = substr(target, 1, length(target) - 1) WHERE seq = 3;").execute(store.pool()).await.expect("restore");
+    sqlx::raw_sql("UPDATE audit_log SET target = substr(target, 1, length(target) - 1) WHERE seq = 3;")
+        .execute(store.pool())
+        .await
+        .expect("restore");
     assert!(leitstand(d, &["audit", "verify"]).status.success());
     sqlx::raw_sql("DELETE FROM audit_log WHERE seq = 2;").execute(store.pool()).await.expect("remove");
     let bad = leitstand(d, &["audit", "verify"]);

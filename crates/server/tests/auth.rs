@@ -5,14 +5,20 @@ mod common;
 
 use common::{csrf_of, TestApp, PASSWORD};
 use jiff::SignedDuration;
-use leitstand_domain::{Clock, totp};
+use leitstand_domain::{totp, Clock};
 use leitstand_store::AuditFilter;
 
 fn location(r: &reqwest::Response) -> String {
     r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
 }
 
-async fn post_form(c: &reqwest::Client, app: &TestApp, page: &str, to: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+async fn post_form(
+    c: &reqwest::Client,
+    app: &TestApp,
+    page: &str,
+    to: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let csrf = csrf_of(c, &app.at(page)).await;
     let mut form: Vec<(&str, &str)> = fields.to_vec();
     form.push(("_csrf", &csrf));
@@ -77,7 +83,10 @@ async fn wrong_password_is_refused_audited_and_then_throttled() {
     // Unknown names are throttled the same way and look the same.
     let failures = app
         .store
-        .audit_entries(&leitstand_store::TenantScope::All, &AuditFilter { action: Some("auth.sign_in_failed".into()), limit: 100, ..Default::default() })
+        .audit_entries(
+            &leitstand_store::TenantScope::All,
+            &AuditFilter { action: Some("auth.sign_in_failed".into()), limit: 100, ..Default::default() },
+        )
         .await
         .expect("audit");
     assert_eq!(failures.len(), 5);
@@ -93,7 +102,12 @@ async fn forms_without_the_csrf_token_are_refused() {
     let app = TestApp::spawn().await;
     app.bootstrap().await;
     let c = app.sign_in("admin").await;
-    let r = c.post(app.at("/app/tenants")).form(&[("name", "Evil Corp"), ("security", "basic"), ("soc", "none")]).send().await.expect("post");
+    let r = c
+        .post(app.at("/app/tenants"))
+        .form(&[("name", "Evil Corp"), ("security", "basic"), ("soc", "none")])
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 403);
     let r = c
         .post(app.at("/app/tenants"))
@@ -105,7 +119,13 @@ async fn forms_without_the_csrf_token_are_refused() {
     let admin = app.services.cli_actor().await.expect("admin");
     assert_eq!(app.services.tenants(&admin).await.expect("tenants").len(), 1, "no tenant was created");
     // Anonymous forms need the cookie token too.
-    let r = app.browser().post(app.at("/login")).form(&[("name", "admin"), ("password", PASSWORD)]).send().await.expect("post");
+    let r = app
+        .browser()
+        .post(app.at("/login"))
+        .form(&[("name", "admin"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 403);
 }
 
@@ -116,9 +136,23 @@ async fn changing_the_password_needs_the_current_one_and_rotates_the_session() {
     let c = app.sign_in("admin").await;
     let other = app.sign_in("admin").await;
     let new = "another long passphrase";
-    let r = post_form(&c, &app, "/app/profile", "/app/profile/password", &[("current", "not it at all"), ("new", new), ("repeat", new)]).await;
+    let r = post_form(
+        &c,
+        &app,
+        "/app/profile",
+        "/app/profile/password",
+        &[("current", "not it at all"), ("new", new), ("repeat", new)],
+    )
+    .await;
     assert_eq!(r.status(), 422);
-    let r = post_form(&c, &app, "/app/profile", "/app/profile/password", &[("current", PASSWORD), ("new", new), ("repeat", new)]).await;
+    let r = post_form(
+        &c,
+        &app,
+        "/app/profile",
+        "/app/profile/password",
+        &[("current", PASSWORD), ("new", new), ("repeat", new)],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert!(r.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap_or("").starts_with("ls_session=")));
     assert_eq!(c.get(app.at("/app")).send().await.expect("get").status(), 200, "this browser keeps a new session");
@@ -146,7 +180,13 @@ async fn session_cookie_is_http_only_and_rotated_at_sign_in() {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     let first = cookie.split(';').next().expect("value").to_owned();
     let r = post_form(&app.browser(), &app, "/login", "/login", &[("name", "admin"), ("password", PASSWORD)]).await;
-    let second = r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with("ls_session=")).expect("cookie");
+    let second = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("ls_session="))
+        .expect("cookie");
     assert_ne!(first, second.split(';').next().expect("value"), "every sign-in makes a new session id");
 }
 
@@ -164,17 +204,28 @@ async fn totp_enrolment_and_sign_in_with_a_code_and_a_recovery_code() {
     let (sealed, secret, uri) = (field("sealed"), field("secret"), field("uri"));
     assert!(page.contains("<svg"), "a QR code is shown");
     let key = data_encoding::BASE32_NOPAD.decode(secret.as_bytes()).expect("base32");
-    let wrong = post_form(&c, &app, "/app/profile", "/app/profile/totp", &[("sealed", &sealed), ("secret", &secret), ("uri", &uri), ("code", "000000")]).await;
+    let wrong = post_form(
+        &c,
+        &app,
+        "/app/profile",
+        "/app/profile/totp",
+        &[("sealed", &sealed), ("secret", &secret), ("uri", &uri), ("code", "000000")],
+    )
+    .await;
     assert_eq!(wrong.status(), 422);
     let code = totp::code(&key, app.now());
-    let r = post_form(&c, &app, "/app/profile", "/app/profile/totp", &[("sealed", &sealed), ("secret", &secret), ("uri", &uri), ("code", &code)]).await;
+    let r = post_form(
+        &c,
+        &app,
+        "/app/profile",
+        "/app/profile/totp",
+        &[("sealed", &sealed), ("secret", &secret), ("uri", &uri), ("code", &code)],
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let body = r.text().await.expect("body");
-    let codes: Vec<String> = body
-        .split("<li><code>")
-        .skip(1)
-        .map(|s| s.split('<').next().expect("code").to_owned())
-        .collect();
+    let codes: Vec<String> =
+        body.split("<li><code>").skip(1).map(|s| s.split('<').next().expect("code").to_owned()).collect();
     assert_eq!(codes.len(), 10);
 
     // Password alone is not enough now.
@@ -228,13 +279,24 @@ async fn api_tokens_are_shown_once_stored_hashed_and_revocable() {
     let app = TestApp::spawn().await;
     app.bootstrap().await;
     let c = app.sign_in("admin").await;
-    let r = post_form(&c, &app, "/app/profile", "/app/profile/tokens", &[("label", "Monitoring"), ("days", "30")]).await;
+    let r =
+        post_form(&c, &app, "/app/profile", "/app/profile/tokens", &[("label", "Monitoring"), ("days", "30")]).await;
     let body = r.text().await.expect("body");
     let token = body.split("id=\"new-token\">").nth(1).expect("shown").split('<').next().expect("token").to_owned();
     assert!(token.starts_with("lst_"));
-    let me: serde_json::Value = app.api().get(app.at("/api/v1/me")).bearer_auth(&token).send().await.expect("me").json().await.expect("json");
+    let me: serde_json::Value =
+        app.api().get(app.at("/api/v1/me")).bearer_auth(&token).send().await.expect("me").json().await.expect("json");
     assert_eq!(me["user"]["name"], "admin");
-    let list: serde_json::Value = app.api().get(app.at("/api/v1/tokens")).bearer_auth(&token).send().await.expect("list").json().await.expect("json");
+    let list: serde_json::Value = app
+        .api()
+        .get(app.at("/api/v1/tokens"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
     let text = list.to_string();
     assert!(!text.contains(&token), "the secret is never listed");
     let id = list[0]["id"].as_i64().expect("id");

@@ -71,7 +71,8 @@ impl Driver {
                 "prefs": { "intl.accept_languages": "de-DE,de" }
             }
         }}});
-        let r: Value = http.post(format!("{base}/session")).json(&caps).send().await.expect("session").json().await.expect("json");
+        let r: Value =
+            http.post(format!("{base}/session")).json(&caps).send().await.expect("session").json().await.expect("json");
         let session = r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {r}")).to_owned();
         Some(Driver { child, base, session, http })
     }
@@ -230,10 +231,18 @@ async fn screenshots(d: &Driver, app: &TestApp) {
     let admin = app.services.cli_actor().await.expect("admin");
     let provider = app.store.provider().await.expect("provider").expect("exists").id;
     let mut first = None;
-    for (name, sec, soc) in [("Stadtwerke Musterstadt GmbH", "professional", "3"), ("Kanzlei Berger & Partner", "advanced", "1"), ("Bäckerei Sonnenschein", "basic", "none")] {
+    for (name, sec, soc) in [
+        ("Stadtwerke Musterstadt GmbH", "professional", "3"),
+        ("Kanzlei Berger & Partner", "advanced", "1"),
+        ("Bäckerei Sonnenschein", "basic", "none"),
+    ] {
         let input = leitstand_service::NewTenantInput {
             name: name.into(),
-            plan: leitstand_service::PlanInput { security: sec.into(), soc: soc.into(), managed_service: sec != "basic" },
+            plan: leitstand_service::PlanInput {
+                security: sec.into(),
+                soc: soc.into(),
+                managed_service: sec != "basic",
+            },
             time_zone: None,
         };
         let t = app.services.create_tenant(&admin, &input).await.expect("tenant");
@@ -244,7 +253,13 @@ async fn screenshots(d: &Driver, app: &TestApp) {
     app.user(&admin, provider, "j.wolf", "support_agent").await;
     app.user(&admin, a, "it-leitung", "customer_admin").await;
     app.user(&admin, a, "s.yilmaz", "customer_member").await;
-    let input = leitstand_service::NewUserInput { tenant: a, name: "neu.kollege".into(), display_name: "Neuer Kollege".into(), email: None, role: "customer_member".into() };
+    let input = leitstand_service::NewUserInput {
+        tenant: a,
+        name: "neu.kollege".into(),
+        display_name: "Neuer Kollege".into(),
+        email: None,
+        role: "customer_member".into(),
+    };
     app.services.create_user(&admin, &input).await.expect("invited");
     for (w, h, suffix) in [(1280, 900, ""), (390, 844, "-phone")] {
         d.size(w, h).await;

@@ -72,7 +72,11 @@ async fn csrf(c: &reqwest::Client, url: &str) -> String {
 
 /// Redeems the first-start link and makes an API token through the web UI.
 async fn admin_token(base: &str, link: &str) -> String {
-    let c = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
     let t = csrf(&c, link).await;
     let pw = "correct horse battery staple";
     let r = c.post(link).form(&[("password", pw), ("repeat", pw), ("_csrf", &t)]).send().await.expect("redeem");
@@ -126,7 +130,10 @@ fn an_unreachable_database_is_one_clear_line_and_a_failure() {
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line: {err}");
-    assert!(lines[0].starts_with("error: cannot connect to PostgreSQL at postgres://postgres:***@127.0.0.1:1/"), "{err}");
+    assert!(
+        lines[0].starts_with("error: cannot connect to PostgreSQL at postgres://postgres:***@127.0.0.1:1/"),
+        "{err}"
+    );
     assert!(!err.contains("hunter2"), "the password is never printed");
 }
 
@@ -193,7 +200,12 @@ async fn kill_9_during_writes_loses_nothing_committed() {
     let port = free_port();
     let again = Server::up(dir.path(), port);
     again.until_ready();
-    let r = reqwest::Client::new().get(format!("http://127.0.0.1:{port}/api/v1/tenants")).bearer_auth(&token).send().await.expect("get");
+    let r = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/tenants"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 200);
     let n = r.json::<serde_json::Value>().await.expect("json").as_array().expect("list").len();
     assert!(n > acked.len(), "all {} acknowledged tenants are served (got {n})", acked.len());

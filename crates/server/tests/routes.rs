@@ -29,11 +29,16 @@ fn fill(path: &str, w: &World, own: bool) -> String {
 /// A body that passes parsing, so the id check is what answers.
 fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value> {
     let b = match (method.as_str(), path) {
-        ("PUT", "/api/v1/tenants/{tenant}/plan") => json!({ "security": "advanced", "soc": "1", "managed_service": true }),
+        ("PUT", "/api/v1/tenants/{tenant}/plan") => {
+            json!({ "security": "advanced", "soc": "1", "managed_service": true })
+        }
         ("PUT", "/api/v1/users/{user}/assignments") => json!({ "tenants": [w.a.0] }),
         ("POST", "/app/tenants/{tenant}/plan") => json!({ "security": "advanced", "soc": "1" }),
         ("POST", "/app/users/{user}/assignments") => json!({ "tenant": w.a.0.to_string() }),
-        ("POST", "/api/v1/users/{user}/invitation" | "/api/v1/users/{user}/disable" | "/api/v1/users/{user}/enable") => {
+        (
+            "POST",
+            "/api/v1/users/{user}/invitation" | "/api/v1/users/{user}/disable" | "/api/v1/users/{user}/enable",
+        ) => {
             json!({})
         }
         ("POST", p) if p.starts_with("/app/") => json!({}),
@@ -43,16 +48,38 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
     Some(b)
 }
 
+/// Who sends: a browser with its CSRF token, or a program with a token.
+struct Caller {
+    client: reqwest::Client,
+    token: Option<String>,
+    csrf: String,
+}
+
+impl Caller {
+    fn anonymous(app: &TestApp) -> Caller {
+        Caller { client: app.api(), token: None, csrf: String::new() }
+    }
+
+    async fn browser(app: &TestApp, name: &str) -> Caller {
+        let client = app.sign_in(name).await;
+        let csrf = csrf_of(&client, &app.at("/app")).await;
+        Caller { client, token: None, csrf }
+    }
+
+    async fn program(app: &TestApp, name: &str) -> Caller {
+        Caller { client: app.api(), token: Some(app.token(name).await), csrf: String::new() }
+    }
+}
+
 async fn send(
     app: &TestApp,
-    client: &reqwest::Client,
+    who: &Caller,
     kind: Kind,
     method: &Method,
     url: &str,
     body: Option<&serde_json::Value>,
-    token: Option<&str>,
-    csrf: &str,
 ) -> reqwest::Response {
+    let (client, token, csrf) = (&who.client, who.token.as_deref(), who.csrf.as_str());
     let m = reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("method");
     let mut req = client.request(m, app.at(url));
     if let Some(t) = token {
@@ -83,10 +110,10 @@ async fn send(
 async fn every_route_denies_anonymous_callers_unless_public() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    let c = app.api();
+    let nobody = Caller::anonymous(&app);
     for r in routes::all() {
         let url = fill(r.path, &w, true);
-        let resp = send(&app, &c, r.kind, &r.method, &url, body_for(&r.method, r.path, &w).as_ref(), None, "").await;
+        let resp = send(&app, &nobody, r.kind, &r.method, &url, body_for(&r.method, r.path, &w).as_ref()).await;
         let status = resp.status().as_u16();
         if r.permission == Permission::Public {
             if r.method == Method::GET {
@@ -111,17 +138,13 @@ async fn every_route_refuses_roles_without_its_permission() {
     let w = world(&app).await;
     for (role, name) in ROLE_USERS {
         let role = Role::parse(role).expect("role");
-        let browser = app.sign_in(name).await;
-        let csrf = csrf_of(&browser, &app.at("/app")).await;
-        let token = app.token(name).await;
-        let api = app.api();
+        let browser = Caller::browser(&app, name).await;
+        let program = Caller::program(&app, name).await;
         for r in routes::all().into_iter().filter(|r| !r.permission.granted_to(role)) {
             let url = fill(r.path, &w, true);
             let body = body_for(&r.method, r.path, &w);
-            let resp = match r.kind {
-                Kind::Web => send(&app, &browser, r.kind, &r.method, &url, body.as_ref(), None, &csrf).await,
-                _ => send(&app, &api, r.kind, &r.method, &url, body.as_ref(), Some(&token), "").await,
-            };
+            let who = if r.kind == Kind::Web { &browser } else { &program };
+            let resp = send(&app, who, r.kind, &r.method, &url, body.as_ref()).await;
             assert_eq!(resp.status(), 403, "{role:?} must get 403 from {} {}", r.method, r.path);
         }
     }
@@ -161,10 +184,8 @@ async fn cross_tenant(app: TestApp) {
     for name in ["anna", "arne", "soc", "noc"] {
         let actor = app.actor(name).await;
         let role = actor.role();
-        let browser = app.sign_in(name).await;
-        let csrf = csrf_of(&browser, &app.at("/app")).await;
-        let token = app.token(name).await;
-        let api = app.api();
+        let browser = Caller::browser(&app, name).await;
+        let program = Caller::program(&app, name).await;
         for r in routes::all().into_iter().filter(|r| r.path.contains('{') && r.permission != Permission::Public) {
             if r.path.contains("{file}") {
                 continue;
@@ -177,10 +198,8 @@ async fn cross_tenant(app: TestApp) {
                 r.path
             );
             let url = fill(r.path, &w, false);
-            let resp = match r.kind {
-                Kind::Web => send(&app, &browser, r.kind, &r.method, &url, body.as_ref(), None, &csrf).await,
-                _ => send(&app, &api, r.kind, &r.method, &url, body.as_ref(), Some(&token), "").await,
-            };
+            let who = if r.kind == Kind::Web { &browser } else { &program };
+            let resp = send(&app, who, r.kind, &r.method, &url, body.as_ref()).await;
             let status = resp.status().as_u16();
             let text = resp.text().await.unwrap_or_default();
             let expected = if r.permission.granted_to(role) { 404 } else { 403 };
@@ -212,15 +231,39 @@ async fn lists_show_only_the_callers_tenants() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let token = app.token("anna").await;
-    let tenants: serde_json::Value =
-        app.api().get(app.at("/api/v1/tenants")).bearer_auth(&token).send().await.expect("get").json().await.expect("json");
+    let tenants: serde_json::Value = app
+        .api()
+        .get(app.at("/api/v1/tenants"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     let ids: Vec<i64> = tenants.as_array().expect("array").iter().map(|t| t["id"].as_i64().expect("id")).collect();
     assert_eq!(ids, vec![w.a.0]);
-    let users: serde_json::Value =
-        app.api().get(app.at("/api/v1/users")).bearer_auth(&token).send().await.expect("get").json().await.expect("json");
+    let users: serde_json::Value = app
+        .api()
+        .get(app.at("/api/v1/users"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert!(users.as_array().expect("array").iter().all(|u| u["tenant"] == w.a.0));
-    let audit: serde_json::Value =
-        app.api().get(app.at("/api/v1/audit")).bearer_auth(&token).send().await.expect("get").json().await.expect("json");
+    let audit: serde_json::Value = app
+        .api()
+        .get(app.at("/api/v1/audit"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert!(audit["entries"].as_array().expect("array").iter().all(|e| e["tenant"] == w.a.0));
     let filtered = app
         .api()
@@ -231,8 +274,16 @@ async fn lists_show_only_the_callers_tenants() {
         .expect("get");
     assert_eq!(filtered.status(), 404);
     let soc = app.token("soc").await;
-    let seen: serde_json::Value =
-        app.api().get(app.at("/api/v1/tenants")).bearer_auth(&soc).send().await.expect("get").json().await.expect("json");
+    let seen: serde_json::Value = app
+        .api()
+        .get(app.at("/api/v1/tenants"))
+        .bearer_auth(&soc)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     let ids: Vec<i64> = seen.as_array().expect("array").iter().map(|t| t["id"].as_i64().expect("id")).collect();
     assert_eq!(ids, vec![w.a.0], "a SOC analyst sees only assigned tenants");
 }

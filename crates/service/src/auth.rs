@@ -15,7 +15,9 @@ pub enum SignIn {
     Done(SignedIn),
     /// Password right; a TOTP or recovery code is still needed. The ticket is
     /// stateless (signed with the server key), so any replica accepts it.
-    NeedsSecondFactor { ticket: String },
+    NeedsSecondFactor {
+        ticket: String,
+    },
 }
 
 /// A new session: the cookie value (shown once) and its CSRF token.
@@ -31,7 +33,14 @@ const TICKET_TTL_MS: i64 = 5 * 60 * 1000;
 const TOUCH_EVERY: SignedDuration = SignedDuration::from_secs(60);
 
 impl Services {
-    fn system_draft(&self, action: &str, user: Option<&User>, name: &str, source: &str, detail: serde_json::Value) -> AuditDraft {
+    fn system_draft(
+        &self,
+        action: &str,
+        user: Option<&User>,
+        name: &str,
+        source: &str,
+        detail: serde_json::Value,
+    ) -> AuditDraft {
         AuditDraft {
             at: self.now(),
             actor_user: user.map(|u| u.id),
@@ -213,7 +222,13 @@ impl Services {
     pub async fn sign_out(&self, actor: &Actor) -> Result<()> {
         if let AuthVia::Session { token_hash, .. } = &actor.via {
             self.store.delete_session(token_hash).await?;
-            let draft = actor.audit(self.now(), "auth.sign_out", Some(actor.user.tenant), format!("user:{}", actor.id()), json!({}));
+            let draft = actor.audit(
+                self.now(),
+                "auth.sign_out",
+                Some(actor.user.tenant),
+                format!("user:{}", actor.id()),
+                json!({}),
+            );
             self.store.append_audit(&draft).await?;
         }
         Ok(())
@@ -240,7 +255,13 @@ impl Services {
 
     /// The user changes their own password; the current one is required.
     /// Other sessions end, and this one is replaced (rotation).
-    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str, repeat: &str) -> Result<Option<SignedIn>> {
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &str,
+        repeat: &str,
+    ) -> Result<Option<SignedIn>> {
         let ok = actor.user.password_hash.as_deref().is_some_and(|h| verify_password(current, h));
         if !ok {
             return Err(ServiceError::field("current", "error-password-wrong"));
@@ -250,7 +271,13 @@ impl Services {
             return Err(ServiceError::field("repeat", "error-password-mismatch"));
         }
         let hash = hash_password(password.expose())?;
-        let draft = actor.audit(self.now(), "user.password_change", Some(actor.user.tenant), format!("user:{}", actor.id()), json!({}));
+        let draft = actor.audit(
+            self.now(),
+            "user.password_change",
+            Some(actor.user.tenant),
+            format!("user:{}", actor.id()),
+            json!({}),
+        );
         self.store.set_password(actor.id(), &hash, &draft).await?;
         self.rotate(actor).await
     }

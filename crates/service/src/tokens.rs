@@ -38,13 +38,20 @@ impl Services {
             created_at: self.now(),
             expires_at: days.map(|d| self.now() + jiff::SignedDuration::from_hours(24 * d as i64)),
         };
-        let draft = actor.audit(self.now(), "api_token.create", Some(actor.user.tenant), String::new(), json!({ "label": label }));
+        let draft = actor.audit(
+            self.now(),
+            "api_token.create",
+            Some(actor.user.tenant),
+            String::new(),
+            json!({ "label": label }),
+        );
         let info = self.store.create_token(&new, &draft).await?;
         Ok(CreatedToken { token, info })
     }
 
     pub async fn revoke_api_token(&self, actor: &Actor, id: TokenId) -> Result<()> {
-        let draft = actor.audit(self.now(), "api_token.revoke", Some(actor.user.tenant), format!("api_token:{id}"), json!({}));
+        let draft =
+            actor.audit(self.now(), "api_token.revoke", Some(actor.user.tenant), format!("api_token:{id}"), json!({}));
         Ok(self.store.revoke_token(actor.id(), id, &draft).await?)
     }
 }

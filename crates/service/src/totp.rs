@@ -45,7 +45,12 @@ impl Services {
 
     /// Confirms the offered secret with a code from the app; returns the
     /// recovery codes (shown once) and the rotated session.
-    pub async fn confirm_totp(&self, actor: &Actor, sealed: &str, code: &str) -> Result<(Vec<String>, Option<SignedIn>)> {
+    pub async fn confirm_totp(
+        &self,
+        actor: &Actor,
+        sealed: &str,
+        code: &str,
+    ) -> Result<(Vec<String>, Option<SignedIn>)> {
         let secret = self.key.open(sealed).map_err(|_| ServiceError::field("code", "error-totp-setup-expired"))?;
         let Some(step) = totp::verify(&secret, code, self.now()) else {
             return Err(ServiceError::field("code", "error-totp-code"));
@@ -55,7 +60,13 @@ impl Services {
             secret_sealed: self.key.seal(&secret)?,
             recovery_hashes: codes.iter().map(|c| token_hash(c)).collect(),
         };
-        let draft = actor.audit(self.now(), "user.totp_enable", Some(actor.user.tenant), format!("user:{}", actor.id()), json!({}));
+        let draft = actor.audit(
+            self.now(),
+            "user.totp_enable",
+            Some(actor.user.tenant),
+            format!("user:{}", actor.id()),
+            json!({}),
+        );
         self.store.set_totp(actor.id(), Some(&enrolment), &draft).await?;
         // The code just typed must not sign anyone in again.
         self.store.set_totp_last_step(actor.id(), step as i64).await?;
@@ -72,13 +83,24 @@ impl Services {
         if !actor.user.password_hash.as_deref().is_some_and(|h| verify_password(password, h)) {
             return Err(ServiceError::field("password", "error-password-wrong"));
         }
-        let draft = actor.audit(self.now(), "user.totp_disable", Some(actor.user.tenant), format!("user:{}", actor.id()), json!({}));
+        let draft = actor.audit(
+            self.now(),
+            "user.totp_disable",
+            Some(actor.user.tenant),
+            format!("user:{}", actor.id()),
+            json!({}),
+        );
         Ok(self.store.set_totp(actor.id(), None, &draft).await?)
     }
 
     /// `Some(method)` when the code is a valid TOTP code (not used before) or
     /// an unused recovery code.
-    pub(crate) async fn check_second_factor(&self, user: &User, code: &str, source: &str) -> Result<Option<&'static str>> {
+    pub(crate) async fn check_second_factor(
+        &self,
+        user: &User,
+        code: &str,
+        source: &str,
+    ) -> Result<Option<&'static str>> {
         let Some(sealed) = &user.totp_secret_sealed else { return Ok(None) };
         let secret = self.key.open(sealed)?;
         if let Some(step) = totp::verify(&secret, code, self.now()) {
@@ -107,7 +129,16 @@ impl Services {
     /// Provider admins make TOTP mandatory for staff, or optional again.
     pub async fn set_totp_required_for_staff(&self, actor: &Actor, required: bool) -> Result<()> {
         actor.require(leitstand_domain::Permission::PolicyManage)?;
-        let draft = actor.audit(self.now(), "policy.totp_required_for_staff", None, "policy".into(), json!({ "required": required }));
-        Ok(self.store.set_setting(crate::SETTING_TOTP_REQUIRED_FOR_STAFF, if required { "true" } else { "false" }, &draft).await?)
+        let draft = actor.audit(
+            self.now(),
+            "policy.totp_required_for_staff",
+            None,
+            "policy".into(),
+            json!({ "required": required }),
+        );
+        Ok(self
+            .store
+            .set_setting(crate::SETTING_TOTP_REQUIRED_FOR_STAFF, if required { "true" } else { "false" }, &draft)
+            .await?)
     }
 }

@@ -58,11 +58,11 @@ impl Services {
             source: "cli".into(),
             detail: json!({ "admin": admin }).to_string(),
         };
-        Ok(self
-            .store
-            .bootstrap(&b, &draft)
-            .await?
-            .map(|(_, user)| Invitation { user: user.id, link: self.invitation_link(&token), expires_at }))
+        Ok(self.store.bootstrap(&b, &draft).await?.map(|(_, user)| Invitation {
+            user: user.id,
+            link: self.invitation_link(&token),
+            expires_at,
+        }))
     }
 
     pub async fn users(&self, actor: &Actor, tenant: Option<TenantId>) -> Result<Vec<User>> {

@@ -18,7 +18,11 @@ pub const APP_ROLE: &str = "leitstand_app";
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
-    Migration { version: 2, name: "row_level_security", sql: include_str!("../migrations/0002_row_level_security.sql") },
+    Migration {
+        version: 2,
+        name: "row_level_security",
+        sql: include_str!("../migrations/0002_row_level_security.sql"),
+    },
 ];
 
 fn unreachable(url: &str, e: sqlx::Error) -> StoreError {

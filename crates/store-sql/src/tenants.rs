@@ -4,8 +4,7 @@ use crate::{map_err, map_err_as, ms, rows, tx::scope_sql, SqlStore};
 use async_trait::async_trait;
 use leitstand_domain::{Plan, Role, TenantId, UserId};
 use leitstand_store::{
-    AuditDraft, Bootstrap, NewTenant, Result, StoreError, Tenant, TenantKind, TenantScope, TenantStore, User,
-    UserStore,
+    AuditDraft, Bootstrap, NewTenant, Result, StoreError, Tenant, TenantKind, TenantScope, TenantStore, User, UserStore,
 };
 use sqlx::AnyConnection;
 

@@ -3,9 +3,7 @@
 use crate::{map_err, map_err_as, ms, rows, tenants::tenant_in, tx::scope_sql, SqlStore};
 use async_trait::async_trait;
 use leitstand_domain::{Lang, TenantId, UserId, UserName};
-use leitstand_store::{
-    AuditDraft, NewUser, Result, StoreError, TenantScope, TotpEnrolment, User, UserStore,
-};
+use leitstand_store::{AuditDraft, NewUser, Result, StoreError, TenantScope, TotpEnrolment, User, UserStore};
 use sqlx::AnyConnection;
 
 async fn user_in(conn: &mut AnyConnection, scope: &TenantScope, id: UserId) -> Result<User> {
@@ -168,12 +166,7 @@ impl UserStore for SqlStore {
     async fn set_disabled(&self, scope: &TenantScope, id: UserId, disabled: bool, audit: &AuditDraft) -> Result<()> {
         let mut tx = self.write(scope).await?;
         let sql = format!("UPDATE users SET disabled = $1 WHERE id = $2{}", scope_sql("tenant_id", scope));
-        let done = sqlx::query(&sql)
-            .bind(disabled as i64)
-            .bind(id.0)
-            .execute(&mut *tx.conn)
-            .await
-            .map_err(map_err)?;
+        let done = sqlx::query(&sql).bind(disabled as i64).bind(id.0).execute(&mut *tx.conn).await.map_err(map_err)?;
         affected(done)?;
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")

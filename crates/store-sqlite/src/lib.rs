@@ -11,7 +11,11 @@ use std::time::Duration;
 /// The migrations, same versions and names as PostgreSQL's.
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
-    Migration { version: 2, name: "row_level_security", sql: include_str!("../migrations/0002_row_level_security.sql") },
+    Migration {
+        version: 2,
+        name: "row_level_security",
+        sql: include_str!("../migrations/0002_row_level_security.sql"),
+    },
 ];
 
 /// Opens (creating it if needed) `leitstand.db` in `dir`.

@@ -212,10 +212,7 @@ async fn audit_chain_holds(store: &dyn Store, provider: &Tenant, a: &Tenant, b: 
     let (chain, head) = store.audit_chain().await.expect("chain");
     assert!(chain.len() > 15, "every change above wrote an entry, got {}", chain.len());
     let head = head.expect("head");
-    assert_eq!(
-        leitstand_domain::audit::verify_chain(&chain, Some((head.0, head.1.as_str()))),
-        Ok(chain.len() as u64)
-    );
+    assert_eq!(leitstand_domain::audit::verify_chain(&chain, Some((head.0, head.1.as_str()))), Ok(chain.len() as u64));
     let only_a = store
         .audit_entries(&TenantScope::one(a.id), &AuditFilter { limit: 1000, ..Default::default() })
         .await

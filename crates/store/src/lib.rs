@@ -89,7 +89,13 @@ pub trait InviteStore: Send + Sync {
     /// Looks up an unused, unexpired invitation without using it up.
     async fn invite(&self, token_hash: &str, now: Timestamp) -> Result<Invite>;
     /// Uses the invitation up and sets the password in one transaction.
-    async fn redeem_invite(&self, token_hash: &str, now: Timestamp, password_hash: &str, audit: &AuditDraft) -> Result<UserId>;
+    async fn redeem_invite(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        password_hash: &str,
+        audit: &AuditDraft,
+    ) -> Result<UserId>;
 }
 
 #[async_trait]

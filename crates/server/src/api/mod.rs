@@ -25,36 +25,100 @@ pub fn routes() -> Vec<RouteDef> {
         route(M::POST, "/api/v1/tenants", P::TenantsManage, Kind::Api, "Create a customer tenant.", create_tenant)
             .takes::<NewTenantInput>()
             .gives::<TenantDto>(),
-        route(M::GET, "/api/v1/tenants/{tenant}", P::TenantsRead, Kind::Api, "One tenant.", tenant).gives::<TenantDto>(),
-        route(M::PUT, "/api/v1/tenants/{tenant}/plan", P::TenantsManage, Kind::Api, "Change a tenant's plan.", set_plan)
-            .takes::<PlanInput>()
+        route(M::GET, "/api/v1/tenants/{tenant}", P::TenantsRead, Kind::Api, "One tenant.", tenant)
             .gives::<TenantDto>(),
-        route(M::GET, "/api/v1/users", P::UsersRead, Kind::Api, "Users in the caller's scope; `?tenant=` filters.", users)
-            .gives::<Vec<UserDto>>(),
-        route(M::POST, "/api/v1/users", P::UsersManage, Kind::Api, "Create a user; answers with a one-time invitation link.", create_user)
-            .takes::<NewUserInput>()
-            .gives::<CreatedUserDto>(),
+        route(
+            M::PUT,
+            "/api/v1/tenants/{tenant}/plan",
+            P::TenantsManage,
+            Kind::Api,
+            "Change a tenant's plan.",
+            set_plan,
+        )
+        .takes::<PlanInput>()
+        .gives::<TenantDto>(),
+        route(
+            M::GET,
+            "/api/v1/users",
+            P::UsersRead,
+            Kind::Api,
+            "Users in the caller's scope; `?tenant=` filters.",
+            users,
+        )
+        .gives::<Vec<UserDto>>(),
+        route(
+            M::POST,
+            "/api/v1/users",
+            P::UsersManage,
+            Kind::Api,
+            "Create a user; answers with a one-time invitation link.",
+            create_user,
+        )
+        .takes::<NewUserInput>()
+        .gives::<CreatedUserDto>(),
         route(M::GET, "/api/v1/users/{user}", P::UsersRead, Kind::Api, "One user.", user).gives::<UserDto>(),
-        route(M::POST, "/api/v1/users/{user}/invitation", P::UsersManage, Kind::Api, "A new one-time invitation link.", invite)
-            .gives::<InvitationDto>(),
-        route(M::POST, "/api/v1/users/{user}/disable", P::UsersManage, Kind::Api, "Disable a user and end their sessions.", disable)
-            .gives::<UserDto>(),
+        route(
+            M::POST,
+            "/api/v1/users/{user}/invitation",
+            P::UsersManage,
+            Kind::Api,
+            "A new one-time invitation link.",
+            invite,
+        )
+        .gives::<InvitationDto>(),
+        route(
+            M::POST,
+            "/api/v1/users/{user}/disable",
+            P::UsersManage,
+            Kind::Api,
+            "Disable a user and end their sessions.",
+            disable,
+        )
+        .gives::<UserDto>(),
         route(M::POST, "/api/v1/users/{user}/enable", P::UsersManage, Kind::Api, "Enable a user again.", enable)
             .gives::<UserDto>(),
-        route(M::PUT, "/api/v1/users/{user}/assignments", P::TenantsManage, Kind::Api, "Assign staff to customer tenants.", assign)
-            .takes::<AssignmentsDto>()
-            .gives::<AssignmentsDto>(),
+        route(
+            M::PUT,
+            "/api/v1/users/{user}/assignments",
+            P::TenantsManage,
+            Kind::Api,
+            "Assign staff to customer tenants.",
+            assign,
+        )
+        .takes::<AssignmentsDto>()
+        .gives::<AssignmentsDto>(),
         route(M::GET, "/api/v1/tokens", P::SignedIn, Kind::Api, "The caller's API tokens (without secrets).", tokens)
             .gives::<Vec<TokenDto>>(),
-        route(M::POST, "/api/v1/tokens", P::SignedIn, Kind::Api, "Create an API token; the secret is shown once.", create_token)
-            .takes::<NewTokenDto>()
-            .gives::<CreatedTokenDto>(),
-        route(M::DELETE, "/api/v1/tokens/{token}", P::SignedIn, Kind::Api, "Revoke one of the caller's tokens.", revoke_token),
+        route(
+            M::POST,
+            "/api/v1/tokens",
+            P::SignedIn,
+            Kind::Api,
+            "Create an API token; the secret is shown once.",
+            create_token,
+        )
+        .takes::<NewTokenDto>()
+        .gives::<CreatedTokenDto>(),
+        route(
+            M::DELETE,
+            "/api/v1/tokens/{token}",
+            P::SignedIn,
+            Kind::Api,
+            "Revoke one of the caller's tokens.",
+            revoke_token,
+        ),
         route(M::GET, "/api/v1/audit", P::AuditRead, Kind::Api, "Audit entries, newest first, filtered.", audit)
             .gives::<AuditPageDto>(),
-        route(M::PUT, "/api/v1/policy/totp", P::PolicyManage, Kind::Api, "Make TOTP mandatory for staff, or not.", set_totp_policy)
-            .takes::<TotpPolicyDto>()
-            .gives::<TotpPolicyDto>(),
+        route(
+            M::PUT,
+            "/api/v1/policy/totp",
+            P::PolicyManage,
+            Kind::Api,
+            "Make TOTP mandatory for staff, or not.",
+            set_totp_policy,
+        )
+        .takes::<TotpPolicyDto>()
+        .gives::<TotpPolicyDto>(),
     ]
 }
 
@@ -72,7 +136,11 @@ async fn tenants(State(s): State<AppState>, ctx: Ctx) -> ApiResult<Vec<TenantDto
     Ok(Json(list.iter().map(TenantDto::from).collect()))
 }
 
-async fn create_tenant(State(s): State<AppState>, ctx: Ctx, ApiJson(input): ApiJson<NewTenantInput>) -> ApiResult<TenantDto> {
+async fn create_tenant(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<NewTenantInput>,
+) -> ApiResult<TenantDto> {
     Ok(Json(TenantDto::from(&s.services.create_tenant(ctx.actor()?, &input).await?)))
 }
 
@@ -80,7 +148,12 @@ async fn tenant(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> Api
     Ok(Json(TenantDto::from(&s.services.tenant(ctx.actor()?, TenantId(id)).await?)))
 }
 
-async fn set_plan(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, ApiJson(input): ApiJson<PlanInput>) -> ApiResult<TenantDto> {
+async fn set_plan(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<PlanInput>,
+) -> ApiResult<TenantDto> {
     Ok(Json(TenantDto::from(&s.services.set_plan(ctx.actor()?, TenantId(id), &input).await?)))
 }
 
@@ -94,7 +167,11 @@ async fn users(State(s): State<AppState>, ctx: Ctx, Query(q): Query<UsersQuery>)
     Ok(Json(list.iter().map(UserDto::from).collect()))
 }
 
-async fn create_user(State(s): State<AppState>, ctx: Ctx, ApiJson(input): ApiJson<NewUserInput>) -> ApiResult<CreatedUserDto> {
+async fn create_user(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<NewUserInput>,
+) -> ApiResult<CreatedUserDto> {
     let (user, inv) = s.services.create_user(ctx.actor()?, &input).await?;
     Ok(Json(CreatedUserDto { user: UserDto::from(&user), invitation: InvitationDto::from(&inv) }))
 }
@@ -121,7 +198,12 @@ async fn enable(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> Api
     set_disabled(&s, &ctx, id, false).await
 }
 
-async fn assign(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, ApiJson(body): ApiJson<AssignmentsDto>) -> ApiResult<AssignmentsDto> {
+async fn assign(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<AssignmentsDto>,
+) -> ApiResult<AssignmentsDto> {
     let actor = ctx.actor()?;
     s.services.assign_staff(actor, UserId(id), &body.tenants).await?;
     Ok(Json(AssignmentsDto { tenants: s.services.assignments(actor, UserId(id)).await? }))
@@ -132,23 +214,39 @@ async fn tokens(State(s): State<AppState>, ctx: Ctx) -> ApiResult<Vec<TokenDto>>
     Ok(Json(list.iter().map(TokenDto::from).collect()))
 }
 
-async fn create_token(State(s): State<AppState>, ctx: Ctx, ApiJson(body): ApiJson<NewTokenDto>) -> ApiResult<CreatedTokenDto> {
+async fn create_token(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<NewTokenDto>,
+) -> ApiResult<CreatedTokenDto> {
     let created = s.services.create_api_token(ctx.actor()?, &body.label, body.days).await?;
     Ok(Json(CreatedTokenDto { token: created.token, info: TokenDto::from(&created.info) }))
 }
 
-async fn revoke_token(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn revoke_token(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     s.services.revoke_api_token(ctx.actor()?, TokenId(id)).await?;
     Ok(Json(serde_json::json!({ "revoked": id })))
 }
 
-async fn audit(State(s): State<AppState>, ctx: Ctx, Query(q): Query<crate::web::AuditQuery>) -> ApiResult<AuditPageDto> {
+async fn audit(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<crate::web::AuditQuery>,
+) -> ApiResult<AuditPageDto> {
     let filter = q.to_filter(&ctx)?;
     let page = s.services.audit_entries(ctx.actor()?, &filter).await?;
     Ok(Json(AuditPageDto { entries: page.entries, next_before: page.next.map(|s| s.0) }))
 }
 
-async fn set_totp_policy(State(s): State<AppState>, ctx: Ctx, ApiJson(body): ApiJson<TotpPolicyDto>) -> ApiResult<TotpPolicyDto> {
+async fn set_totp_policy(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<TotpPolicyDto>,
+) -> ApiResult<TotpPolicyDto> {
     s.services.set_totp_required_for_staff(ctx.actor()?, body.required_for_staff).await?;
     Ok(Json(TotpPolicyDto { required_for_staff: s.services.totp_required_for_staff().await? }))
 }

@@ -21,7 +21,14 @@ pub fn routes() -> Vec<RouteDef> {
         route(M::GET, "/login/totp", P::Public, Kind::Web, "Second-factor page.", totp_page),
         route(M::POST, "/login/totp", P::Public, Kind::Web, "Sign in with a TOTP or recovery code.", totp),
         route(M::POST, "/logout", P::SignedIn, Kind::Web, "Sign out.", logout),
-        route(M::GET, "/invite/{code}", P::Public, Kind::Web, "Set the first password through a one-time link.", invite_page),
+        route(
+            M::GET,
+            "/invite/{code}",
+            P::Public,
+            Kind::Web,
+            "Set the first password through a one-time link.",
+            invite_page,
+        ),
         route(M::POST, "/invite/{code}", P::Public, Kind::Web, "Redeem a one-time link.", invite),
         route(M::POST, "/language", P::Public, Kind::Web, "Switch the language.", language),
     ]
@@ -170,14 +177,22 @@ struct InviteForm {
     repeat: String,
 }
 
-async fn invite(State(s): State<AppState>, ctx: Ctx, Path(code): Path<String>, WebForm(f): WebForm<InviteForm>) -> WebResult {
+async fn invite(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+    WebForm(f): WebForm<InviteForm>,
+) -> WebResult {
     match s.services.redeem_invitation(&code, &f.password, &f.repeat, &ctx.source).await {
         Ok(signed) => Ok(session_cookie(&s, super::done("/app", "msg-password-set"), &signed)),
         Err(ServiceError::Invalid(list)) => {
             let user = s.services.invitation(&code).await?;
             let p = page(&s, &ctx, "page-invite", None).await;
             let errors = FormErrors { lang: ctx.lang, list };
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &InviteTpl { p, code, user_name: user.name.to_string(), errors }))
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &InviteTpl { p, code, user_name: user.name.to_string(), errors },
+            ))
         }
         Err(ServiceError::NotFound) => Err(ServiceError::field("code", "error-invite-invalid").into()),
         Err(e) => Err(e.into()),

@@ -17,7 +17,14 @@ pub fn routes() -> Vec<RouteDef> {
     use Method as M;
     vec![
         route(M::GET, "/app", P::SignedIn, Kind::Web, "Overview.", overview),
-        route(M::POST, "/app/switch-tenant", P::SignedIn, Kind::Web, "Staff: pick the tenant to work on.", switch_tenant),
+        route(
+            M::POST,
+            "/app/switch-tenant",
+            P::SignedIn,
+            Kind::Web,
+            "Staff: pick the tenant to work on.",
+            switch_tenant,
+        ),
         route(M::GET, "/app/tenants", P::TenantsRead, Kind::Web, "Tenants.", tenants),
         route(M::POST, "/app/tenants", P::TenantsManage, Kind::Web, "Create a tenant.", create_tenant),
         route(M::GET, "/app/tenants/{tenant}", P::TenantsRead, Kind::Web, "One tenant.", tenant),
@@ -28,7 +35,14 @@ pub fn routes() -> Vec<RouteDef> {
         route(M::POST, "/app/users/{user}/invitation", P::UsersManage, Kind::Web, "New invitation link.", invite),
         route(M::POST, "/app/users/{user}/disable", P::UsersManage, Kind::Web, "Disable a user.", disable),
         route(M::POST, "/app/users/{user}/enable", P::UsersManage, Kind::Web, "Enable a user.", enable),
-        route(M::POST, "/app/users/{user}/assignments", P::TenantsManage, Kind::Web, "Assign staff to tenants.", assign),
+        route(
+            M::POST,
+            "/app/users/{user}/assignments",
+            P::TenantsManage,
+            Kind::Web,
+            "Assign staff to tenants.",
+            assign,
+        ),
         route(M::GET, "/app/settings", P::PolicyManage, Kind::Web, "Platform settings.", settings),
         route(M::POST, "/app/settings/totp", P::PolicyManage, Kind::Web, "TOTP policy for staff.", set_totp_policy),
     ]
@@ -176,8 +190,21 @@ async fn tenants(State(s): State<AppState>, ctx: Ctx, Query(f): Query<Flash>) ->
     }
     let list = s.services.tenants(a).await?;
     let p = page(&s, &ctx, "page-tenants", f.ok.as_deref()).await;
-    let form = NewTenantForm { security: "basic".into(), soc: "none".into(), time_zone: "Europe/Berlin".into(), ..Default::default() };
-    Ok(render(&TenantsTpl { p, tenants: list, can_manage: a.can(P::TenantsManage), securities: SecurityPlan::ALL, socs: SocPackage::ALL, form, errors: FormErrors::none(ctx.lang) }))
+    let form = NewTenantForm {
+        security: "basic".into(),
+        soc: "none".into(),
+        time_zone: "Europe/Berlin".into(),
+        ..Default::default()
+    };
+    Ok(render(&TenantsTpl {
+        p,
+        tenants: list,
+        can_manage: a.can(P::TenantsManage),
+        securities: SecurityPlan::ALL,
+        socs: SocPackage::ALL,
+        form,
+        errors: FormErrors::none(ctx.lang),
+    }))
 }
 
 async fn create_tenant(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<NewTenantForm>) -> WebResult {
@@ -189,7 +216,18 @@ async fn create_tenant(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<
             let tenants = s.services.tenants(a).await?;
             let p = page(&s, &ctx, "page-tenants", None).await;
             let errors = FormErrors { lang: ctx.lang, list };
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &TenantsTpl { p, tenants, can_manage: true, securities: SecurityPlan::ALL, socs: SocPackage::ALL, form: f, errors }))
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &TenantsTpl {
+                    p,
+                    tenants,
+                    can_manage: true,
+                    securities: SecurityPlan::ALL,
+                    socs: SocPackage::ALL,
+                    form: f,
+                    errors,
+                },
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -223,7 +261,12 @@ async fn tenant(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(
     }))
 }
 
-async fn set_plan(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, WebForm(f): WebForm<NewTenantForm>) -> WebResult {
+async fn set_plan(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<NewTenantForm>,
+) -> WebResult {
     s.services.set_plan(ctx.actor()?, TenantId(id), &f.plan()).await?;
     Ok(done(&format!("/app/tenants/{id}"), "msg-plan-changed"))
 }
@@ -270,7 +313,10 @@ async fn users_page(s: &AppState, ctx: &Ctx, flash: Option<&str>, form: NewUserF
     let tenants = s.services.tenants(a).await?;
     let p = page(s, ctx, "page-users", flash).await;
     let status = if errors.any() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok(render_status(status, &UsersTpl { p, users, tenants, can_manage: a.can(P::UsersManage), form, errors, roles: roles_for(a) }))
+    Ok(render_status(
+        status,
+        &UsersTpl { p, users, tenants, can_manage: a.can(P::UsersManage), form, errors, roles: roles_for(a) },
+    ))
 }
 
 async fn users(State(s): State<AppState>, ctx: Ctx, Query(f): Query<Flash>) -> WebResult {
@@ -294,7 +340,8 @@ struct CreatedTpl {
 async fn create_user(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<NewUserForm>) -> WebResult {
     let a = ctx.actor()?;
     let Ok(tenant) = f.tenant.parse::<i64>() else {
-        let errors = FormErrors { lang: ctx.lang, list: vec![leitstand_domain::FieldError::new("tenant", "error-invalid")] };
+        let errors =
+            FormErrors { lang: ctx.lang, list: vec![leitstand_domain::FieldError::new("tenant", "error-invalid")] };
         return users_page(&s, &ctx, None, f, errors).await;
     };
     let input = NewUserInput {
@@ -347,7 +394,15 @@ async fn user(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(f)
         vec![]
     };
     let p = page(&s, &ctx, "page-user", f.ok.as_deref()).await;
-    Ok(render(&UserTpl { p, is_self: u.id == a.id(), u, tenant, can_manage: a.can(P::UsersManage), can_assign, assignable }))
+    Ok(render(&UserTpl {
+        p,
+        is_self: u.id == a.id(),
+        u,
+        tenant,
+        can_manage: a.can(P::UsersManage),
+        can_assign,
+        assignable,
+    }))
 }
 
 async fn invite(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
@@ -370,8 +425,8 @@ async fn enable(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> Web
 
 async fn assign(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, body: axum::body::Bytes) -> WebResult {
     // Repeated `tenant` fields: parse the pairs ourselves.
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| ServiceError::field("tenants", "error-invalid"))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|_| ServiceError::field("tenants", "error-invalid"))?;
     let mut tenants = vec![];
     for (k, v) in pairs.iter().filter(|(k, _)| k == "tenant") {
         let _ = k;

@@ -22,7 +22,14 @@ pub fn routes() -> Vec<RouteDef> {
         route(M::POST, "/app/profile/totp", P::SignedIn, Kind::Web, "Confirm TOTP set-up.", totp_confirm),
         route(M::POST, "/app/profile/totp/disable", P::SignedIn, Kind::Web, "Turn TOTP off.", totp_disable),
         route(M::POST, "/app/profile/tokens", P::SignedIn, Kind::Web, "Create an API token.", create_token),
-        route(M::POST, "/app/profile/tokens/{token}/revoke", P::SignedIn, Kind::Web, "Revoke an API token.", revoke_token),
+        route(
+            M::POST,
+            "/app/profile/tokens/{token}/revoke",
+            P::SignedIn,
+            Kind::Web,
+            "Revoke an API token.",
+            revoke_token,
+        ),
     ]
 }
 
@@ -38,7 +45,13 @@ struct ProfileTpl {
     new_token: Option<String>,
 }
 
-async fn profile_page(s: &AppState, ctx: &Ctx, flash: Option<&str>, errors: FormErrors, new_token: Option<String>) -> WebResult {
+async fn profile_page(
+    s: &AppState,
+    ctx: &Ctx,
+    flash: Option<&str>,
+    errors: FormErrors,
+    new_token: Option<String>,
+) -> WebResult {
     let a = ctx.actor()?;
     let tokens = s.services.api_tokens(a).await?;
     let p = page(s, ctx, "page-profile", flash).await;
@@ -83,7 +96,9 @@ struct PasswordForm {
 async fn password(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<PasswordForm>) -> WebResult {
     match s.services.change_password(ctx.actor()?, &f.current, &f.new, &f.repeat).await {
         Ok(signed) => Ok(rotated(&s, done("/app/profile", "msg-password-changed"), signed)),
-        Err(ServiceError::Invalid(list)) => profile_page(&s, &ctx, None, FormErrors { lang: ctx.lang, list }, None).await,
+        Err(ServiceError::Invalid(list)) => {
+            profile_page(&s, &ctx, None, FormErrors { lang: ctx.lang, list }, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -150,7 +165,9 @@ struct DisableForm {
 async fn totp_disable(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<DisableForm>) -> WebResult {
     match s.services.disable_totp(ctx.actor()?, &f.password).await {
         Ok(()) => Ok(done("/app/profile", "msg-totp-disabled")),
-        Err(ServiceError::Invalid(list)) => profile_page(&s, &ctx, None, FormErrors { lang: ctx.lang, list }, None).await,
+        Err(ServiceError::Invalid(list)) => {
+            profile_page(&s, &ctx, None, FormErrors { lang: ctx.lang, list }, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -174,8 +191,12 @@ async fn create_token(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<T
         },
     };
     match s.services.create_api_token(ctx.actor()?, &f.label, days).await {
-        Ok(created) => profile_page(&s, &ctx, Some("msg-token-created"), FormErrors::none(ctx.lang), Some(created.token)).await,
-        Err(ServiceError::Invalid(list)) => profile_page(&s, &ctx, None, FormErrors { lang: ctx.lang, list }, None).await,
+        Ok(created) => {
+            profile_page(&s, &ctx, Some("msg-token-created"), FormErrors::none(ctx.lang), Some(created.token)).await
+        }
+        Err(ServiceError::Invalid(list)) => {
+            profile_page(&s, &ctx, None, FormErrors { lang: ctx.lang, list }, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }

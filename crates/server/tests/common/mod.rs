@@ -63,7 +63,8 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(Timestamp::now()));
         let sc = ServiceConfig { base_url: url.clone(), ..ServiceConfig::default() };
         let services = Services::new(store.clone(), clock.clone(), SecretKey::generate(), sc);
-        let config = Config { listen: addr, base_url: Some(url.clone()), data_dir: dir.path().into(), ..Config::default() };
+        let config =
+            Config { listen: addr, base_url: Some(url.clone()), data_dir: dir.path().into(), ..Config::default() };
         let state = AppState::new(services.clone(), config);
         let app = leitstand_server::app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = tokio::spawn(async move {
@@ -152,11 +153,7 @@ impl TestApp {
         let n = leitstand_domain::UserName::parse("n", name).expect("name");
         let u = self.store.user_for_sign_in(&n).await.expect("user");
         // A real actor, made the way a request makes one: through a token.
-        let tok = self
-            .services
-            .create_api_token(&Actor::cli(u.clone()), "actor", None)
-            .await
-            .expect("token");
+        let tok = self.services.create_api_token(&Actor::cli(u.clone()), "actor", None).await.expect("token");
         self.services.actor_from_api_token(&tok.token, "test").await.expect("actor")
     }
 }
