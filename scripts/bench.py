@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Measures the figures of docs/benchmarks.md on this machine:
+time from `leitstand up` to ready, release binary size, idle RSS, and the
+sign-in page's p95 latency under wrk on SQLite and on PostgreSQL.
+
+Usage: python3 scripts/bench.py  (builds the release binary first; needs wrk
+and a PostgreSQL at LEITSTAND_TEST_PG or postgres://postgres@127.0.0.1:5432/test)
+"""
+import os, platform, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "leitstand")
+PG = os.environ.get("LEITSTAND_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
+LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("p50_us %d\\np95_us %d\\np99_us %d\\nrequests %d\\nerrors %d\\n",
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout))
+end
+"""
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_ready(port, proc, limit=30.0):
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        if proc.poll() is not None:
+            raise SystemExit("server exited: " + proc.stderr.read().decode())
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.002)
+    raise SystemExit("not ready")
+
+
+def start(args, port):
+    t0 = time.perf_counter()
+    p = subprocess.Popen([BIN] + args + ["--listen", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, env={**os.environ, "LEITSTAND_LOG": "warn"})
+    wait_ready(port, p)
+    return p, time.perf_counter() - t0
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def wrk(port, seconds=10, conns=16):
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(LUA)
+    out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", f.name, f"http://127.0.0.1:{port}/login"],
+                         capture_output=True, text=True, check=True).stdout
+    os.unlink(f.name)
+    vals = dict(l.split() for l in out.splitlines() if l.split() and l.split()[0] in
+                ("p50_us", "p95_us", "p99_us", "requests", "errors"))
+    rps = next((l.split()[1] for l in out.splitlines() if l.startswith("Requests/sec:")), "?")
+    return {k: int(v) for k, v in vals.items()} | {"rps": rps}
+
+
+def stop(p):
+    p.terminate()
+    p.wait(timeout=10)
+
+
+def main():
+    subprocess.run(["cargo", "build", "--release", "--bin", "leitstand"], cwd=ROOT, check=True)
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+          f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
+          f"kernel {platform.release()}")
+    print(f"binary size: {os.path.getsize(BIN) / 2**20:.1f} MiB ({BIN})")
+    data = tempfile.mkdtemp()
+    try:
+        first, rest = None, []
+        for i in range(6):
+            port = free_port()
+            p, took = start(["up", "--data", data], port)
+            if i == 0:
+                first = took
+            else:
+                rest.append(took)
+            if i == 5:
+                time.sleep(3)
+                print(f"idle RSS after start (SQLite): {rss_kib(p.pid) / 1024:.1f} MiB")
+                r = wrk(port)
+                print(f"sign-in page, SQLite, wrk -t2 -c16 -d10s: p50 {r['p50_us']/1000:.2f} ms, "
+                      f"p95 {r['p95_us']/1000:.2f} ms, p99 {r['p99_us']/1000:.2f} ms, {r['rps']} req/s, errors {r['errors']}")
+                print(f"RSS after load (SQLite): {rss_kib(p.pid) / 1024:.1f} MiB")
+            stop(p)
+        print(f"up → ready, first start (creates the database): {first*1000:.0f} ms")
+        print(f"up → ready, later starts: median {statistics.median(rest)*1000:.0f} ms, max {max(rest)*1000:.0f} ms")
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+    base, _, _ = PG.rpartition("/")
+    name = f"leitstand_bench_{os.getpid()}"
+    subprocess.run(["psql", PG, "-qc", f"CREATE DATABASE {name}"], check=True)
+    try:
+        port = free_port()
+        p, took = start(["serve", "--database", f"{base}/{name}", "--data", tempfile.mkdtemp()], port)
+        print(f"serve → ready on PostgreSQL (fresh database): {took*1000:.0f} ms")
+        time.sleep(3)
+        print(f"idle RSS after start (PostgreSQL): {rss_kib(p.pid) / 1024:.1f} MiB")
+        r = wrk(port)
+        print(f"sign-in page, PostgreSQL, wrk -t2 -c16 -d10s: p50 {r['p50_us']/1000:.2f} ms, "
+              f"p95 {r['p95_us']/1000:.2f} ms, p99 {r['p99_us']/1000:.2f} ms, {r['rps']} req/s, errors {r['errors']}")
+        stop(p)
+    finally:
+        subprocess.run(["psql", PG, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
