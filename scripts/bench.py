@@ -58,16 +58,21 @@ def rss_kib(pid):
     return 0
 
 
-def wrk(port, seconds=10, conns=16):
+def wrk(port, path="/login", seconds=10, conns=16):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(LUA)
-    out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", f.name, f"http://127.0.0.1:{port}/login"],
+    out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", f.name, f"http://127.0.0.1:{port}{path}"],
                          capture_output=True, text=True, check=True).stdout
     os.unlink(f.name)
     vals = dict(l.split() for l in out.splitlines() if l.split() and l.split()[0] in
                 ("p50_us", "p95_us", "p99_us", "requests", "errors"))
     rps = next((l.split()[1] for l in out.splitlines() if l.startswith("Requests/sec:")), "?")
     return {k: int(v) for k, v in vals.items()} | {"rps": rps}
+
+
+def report(what, r):
+    print(f"{what}, wrk -t2 -c16 -d10s: p50 {r['p50_us']/1000:.2f} ms, p95 {r['p95_us']/1000:.2f} ms, "
+          f"p99 {r['p99_us']/1000:.2f} ms, {r['rps']} req/s, errors {r['errors']}")
 
 
 def stop(p):
@@ -98,6 +103,7 @@ def main():
                 print(f"sign-in page, SQLite, wrk -t2 -c16 -d10s: p50 {r['p50_us']/1000:.2f} ms, "
                       f"p95 {r['p95_us']/1000:.2f} ms, p99 {r['p99_us']/1000:.2f} ms, {r['rps']} req/s, errors {r['errors']}")
                 print(f"RSS after load (SQLite): {rss_kib(p.pid) / 1024:.1f} MiB")
+                report("/readyz (one database round trip), SQLite", wrk(port, "/readyz"))
             stop(p)
         print(f"up → ready, first start (creates the database): {first*1000:.0f} ms")
         print(f"up → ready, later starts: median {statistics.median(rest)*1000:.0f} ms, max {max(rest)*1000:.0f} ms")
@@ -116,6 +122,7 @@ def main():
         r = wrk(port)
         print(f"sign-in page, PostgreSQL, wrk -t2 -c16 -d10s: p50 {r['p50_us']/1000:.2f} ms, "
               f"p95 {r['p95_us']/1000:.2f} ms, p99 {r['p99_us']/1000:.2f} ms, {r['rps']} req/s, errors {r['errors']}")
+        report("/readyz (one database round trip), PostgreSQL", wrk(port, "/readyz"))
         stop(p)
     finally:
         subprocess.run(["psql", PG, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)

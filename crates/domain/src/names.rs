@@ -19,7 +19,20 @@ impl FieldError {
 }
 
 macro_rules! string_type {
-    ($name:ident) => {
+    ($name:ident, $field:literal) => {
+        impl TryFrom<String> for $name {
+            type Error = FieldError;
+            fn try_from(s: String) -> Result<Self, FieldError> {
+                Self::parse($field, &s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(n: $name) -> String {
+                n.0
+            }
+        }
+
         impl $name {
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -44,7 +57,7 @@ macro_rules! string_type {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UserName(String);
-string_type!(UserName);
+string_type!(UserName, "username");
 
 impl UserName {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, FieldError> {
@@ -59,24 +72,11 @@ impl UserName {
     }
 }
 
-impl TryFrom<String> for UserName {
-    type Error = FieldError;
-    fn try_from(s: String) -> Result<Self, FieldError> {
-        Self::parse("username", &s)
-    }
-}
-
-impl From<UserName> for String {
-    fn from(n: UserName) -> String {
-        n.0
-    }
-}
-
 /// A tenant's display name: 2 to 100 printable characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TenantName(String);
-string_type!(TenantName);
+string_type!(TenantName, "name");
 
 impl TenantName {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, FieldError> {
@@ -92,24 +92,11 @@ impl TenantName {
     }
 }
 
-impl TryFrom<String> for TenantName {
-    type Error = FieldError;
-    fn try_from(s: String) -> Result<Self, FieldError> {
-        Self::parse("name", &s)
-    }
-}
-
-impl From<TenantName> for String {
-    fn from(n: TenantName) -> String {
-        n.0
-    }
-}
-
 /// An e-mail address, checked for shape only (one `@`, a dotted domain).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
-string_type!(Email);
+string_type!(Email, "email");
 
 impl Email {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, FieldError> {
@@ -127,19 +114,6 @@ impl Email {
             return Err(bad());
         }
         Ok(Self(s.to_owned()))
-    }
-}
-
-impl TryFrom<String> for Email {
-    type Error = FieldError;
-    fn try_from(s: String) -> Result<Self, FieldError> {
-        Self::parse("email", &s)
-    }
-}
-
-impl From<Email> for String {
-    fn from(n: Email) -> String {
-        n.0
     }
 }
 

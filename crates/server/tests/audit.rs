@@ -18,16 +18,8 @@ async fn changes_and_sign_ins_are_audited_with_actor_tenant_and_source() {
         .await
         .expect("post");
     let t = app.token("admin").await;
-    let audit: serde_json::Value = app
-        .api()
-        .get(app.at(&format!("/api/v1/audit?tenant={}&action=tenant.plan", w.a.0)))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let audit: serde_json::Value =
+        app.get_json(&t, &format!("/api/v1/audit?tenant={}&action=tenant.plan", w.a.0)).await;
     let e = &audit["entries"][0];
     assert_eq!(e["action"], "tenant.plan_change");
     assert_eq!(e["actor_name"], "admin");

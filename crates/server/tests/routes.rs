@@ -231,39 +231,11 @@ async fn lists_show_only_the_callers_tenants() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let token = app.token("anna").await;
-    let tenants: serde_json::Value = app
-        .api()
-        .get(app.at("/api/v1/tenants"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
-    let ids: Vec<i64> = tenants.as_array().expect("array").iter().map(|t| t["id"].as_i64().expect("id")).collect();
-    assert_eq!(ids, vec![w.a.0]);
-    let users: serde_json::Value = app
-        .api()
-        .get(app.at("/api/v1/users"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let tenants: serde_json::Value = app.get_json(&token, "/api/v1/tenants").await;
+    assert_eq!(ids_of(&tenants), vec![w.a.0]);
+    let users: serde_json::Value = app.get_json(&token, "/api/v1/users").await;
     assert!(users.as_array().expect("array").iter().all(|u| u["tenant"] == w.a.0));
-    let audit: serde_json::Value = app
-        .api()
-        .get(app.at("/api/v1/audit"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let audit: serde_json::Value = app.get_json(&token, "/api/v1/audit").await;
     assert!(audit["entries"].as_array().expect("array").iter().all(|e| e["tenant"] == w.a.0));
     let filtered = app
         .api()
@@ -274,16 +246,10 @@ async fn lists_show_only_the_callers_tenants() {
         .expect("get");
     assert_eq!(filtered.status(), 404);
     let soc = app.token("soc").await;
-    let seen: serde_json::Value = app
-        .api()
-        .get(app.at("/api/v1/tenants"))
-        .bearer_auth(&soc)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
-    let ids: Vec<i64> = seen.as_array().expect("array").iter().map(|t| t["id"].as_i64().expect("id")).collect();
-    assert_eq!(ids, vec![w.a.0], "a SOC analyst sees only assigned tenants");
+    let seen: serde_json::Value = app.get_json(&soc, "/api/v1/tenants").await;
+    assert_eq!(ids_of(&seen), vec![w.a.0], "a SOC analyst sees only assigned tenants");
+}
+
+fn ids_of(list: &serde_json::Value) -> Vec<i64> {
+    list.as_array().expect("array").iter().map(|t| t["id"].as_i64().expect("id")).collect()
 }

@@ -1,6 +1,7 @@
 //! The conformance suite on PostgreSQL, plus row-level security as the second wall.
 
-use leitstand_store::{NewTenant, TenantScope, TenantStore};
+use leitstand_store::conformance::new_tenant;
+use leitstand_store::{TenantScope, TenantStore};
 use leitstand_store_postgres::testing::TestDb;
 
 #[tokio::test]
@@ -15,24 +16,9 @@ async fn postgres_passes_the_conformance_suite() {
 async fn row_level_security_hides_rows_outside_the_scope() {
     let Some(db) = TestDb::create().await else { return };
     let store = leitstand_store_postgres::open(&db.url).await.expect("open");
-    let new = |n: &str| NewTenant {
-        name: leitstand_domain::TenantName::parse("n", n).expect("name"),
-        plan: Default::default(),
-        time_zone: "Europe/Berlin".into(),
-        at: jiff::Timestamp::UNIX_EPOCH,
-    };
-    let draft = leitstand_store::AuditDraft {
-        at: jiff::Timestamp::UNIX_EPOCH,
-        actor_user: None,
-        actor_name: "test".into(),
-        tenant: None,
-        action: "tenant.create".into(),
-        target: String::new(),
-        source: "test".into(),
-        detail: "{}".into(),
-    };
-    let a = store.create_tenant(&new("Kunde A"), &draft).await.expect("a");
-    store.create_tenant(&new("Kunde B"), &draft).await.expect("b");
+    let draft = leitstand_store::conformance::draft("tenant.create", None);
+    let a = store.create_tenant(&new_tenant("Kunde A"), &draft).await.expect("a");
+    store.create_tenant(&new_tenant("Kunde B"), &draft).await.expect("b");
     assert_eq!(store.tenants(&TenantScope::All).await.expect("all").len(), 2);
 
     // A query that forgets the scope sees nothing: no setting, no rows.

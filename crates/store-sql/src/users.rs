@@ -12,6 +12,12 @@ async fn user_in(conn: &mut AnyConnection, scope: &TenantScope, id: UserId) -> R
     rows::user(&row)
 }
 
+/// Ends every session of a user (privilege change, disabling).
+async fn end_sessions(conn: &mut AnyConnection, id: UserId) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.0).execute(&mut *conn).await.map_err(map_err)?;
+    Ok(())
+}
+
 fn affected(done: sqlx::any::AnyQueryResult) -> Result<()> {
     if done.rows_affected() == 0 {
         Err(StoreError::NotFound)
@@ -169,11 +175,7 @@ impl UserStore for SqlStore {
         let done = sqlx::query(&sql).bind(disabled as i64).bind(id.0).execute(&mut *tx.conn).await.map_err(map_err)?;
         affected(done)?;
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id.0)
-                .execute(&mut *tx.conn)
-                .await
-                .map_err(map_err)?;
+            end_sessions(&mut tx.conn, id).await?;
         }
         tx.commit(audit).await
     }
@@ -194,11 +196,7 @@ impl UserStore for SqlStore {
                 .map_err(map_err)?;
         }
         // Assignment is a change of privilege: end the user's sessions.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx.conn)
-            .await
-            .map_err(map_err)?;
+        end_sessions(&mut tx.conn, id).await?;
         tx.commit(audit).await
     }
 

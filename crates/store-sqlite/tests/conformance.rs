@@ -1,6 +1,11 @@
 //! The conformance suite on SQLite, plus SQLite's own promises.
 
+use leitstand_store::conformance::new_tenant;
 use leitstand_store::{AuditDraft, Store, TenantStore};
+
+fn draft() -> AuditDraft {
+    leitstand_store::conformance::draft("tenant.create", None)
+}
 
 #[tokio::test]
 async fn sqlite_passes_the_conformance_suite() {
@@ -49,27 +54,5 @@ async fn the_audit_log_refuses_updates_and_deletes() {
     for sql in ["UPDATE audit_log SET actor_name = 'x'", "DELETE FROM audit_log"] {
         let err = sqlx::query(sql).execute(store.pool()).await.expect_err(sql);
         assert!(err.to_string().contains("append-only"), "{err}");
-    }
-}
-
-fn new_tenant(name: &str) -> leitstand_store::NewTenant {
-    leitstand_store::NewTenant {
-        name: leitstand_domain::TenantName::parse("n", name).expect("name"),
-        plan: Default::default(),
-        time_zone: "Europe/Berlin".into(),
-        at: jiff::Timestamp::UNIX_EPOCH,
-    }
-}
-
-fn draft() -> AuditDraft {
-    AuditDraft {
-        at: jiff::Timestamp::UNIX_EPOCH,
-        actor_user: None,
-        actor_name: "test".into(),
-        tenant: None,
-        action: "tenant.create".into(),
-        target: String::new(),
-        source: "test".into(),
-        detail: "{}".into(),
     }
 }

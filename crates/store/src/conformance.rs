@@ -8,7 +8,8 @@ fn at(s: i64) -> Timestamp {
     Timestamp::from_second(1_790_000_000 + s).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-fn draft(action: &str, tenant: Option<TenantId>) -> AuditDraft {
+/// An audit draft for tests.
+pub fn draft(action: &str, tenant: Option<TenantId>) -> AuditDraft {
     AuditDraft {
         at: at(0),
         actor_user: None,
@@ -18,6 +19,16 @@ fn draft(action: &str, tenant: Option<TenantId>) -> AuditDraft {
         target: String::new(),
         source: "test".into(),
         detail: "{}".into(),
+    }
+}
+
+/// A new customer tenant on the default plan, for tests.
+pub fn new_tenant(name: &str) -> NewTenant {
+    NewTenant {
+        name: TenantName::parse("n", name).expect("tenant name"),
+        plan: Plan::default(),
+        time_zone: "Europe/Berlin".into(),
+        at: at(1),
     }
 }
 

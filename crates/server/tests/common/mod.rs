@@ -90,6 +90,12 @@ impl TestApp {
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
     }
 
+    /// GET `path` with an API token; the answer as JSON.
+    pub async fn get_json(&self, token: &str, path: &str) -> serde_json::Value {
+        let r = self.api().get(self.at(path)).bearer_auth(token).send().await.expect("get");
+        r.json().await.expect("json")
+    }
+
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
