@@ -197,3 +197,9 @@ error-disable-self = Sie können sich nicht selbst sperren.
 error-assign-role = Nur SOC-Analysten und Support-Mitarbeitende werden Kunden-Mandanten zugeordnet.
 error-token-label = Bitte eine Bezeichnung mit höchstens 80 Zeichen angeben.
 error-token-days = Bitte eine Zahl von 1 bis 3650 angeben oder leer lassen.
+
+label-audit-chain = Audit-Log-Kette
+help-audit-chain = Jeder Eintrag ist mit dem vorigen verkettet (SHA-256). Die Prüfung findet jeden geänderten oder entfernten Eintrag.
+action-verify-audit = Jetzt prüfen
+msg-audit-intact = Die Kette ist vollständig und unverändert. Einträge:
+msg-audit-broken = Die Kette ist beschädigt:

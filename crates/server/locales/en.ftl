@@ -197,3 +197,9 @@ error-disable-self = You cannot disable yourself.
 error-assign-role = Only SOC analysts and support agents are assigned to customer tenants.
 error-token-label = Please give a label of at most 80 characters.
 error-token-days = Please give a number from 1 to 3650, or leave it empty.
+
+label-audit-chain = Audit log chain
+help-audit-chain = Every entry is chained to the one before it (SHA-256). The check finds any changed or removed entry.
+action-verify-audit = Check now
+msg-audit-intact = The chain is complete and unchanged. Entries:
+msg-audit-broken = The chain is broken:

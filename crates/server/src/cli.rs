@@ -5,7 +5,7 @@ use crate::config::Config;
 use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand};
 use leitstand_domain::SystemClock;
-use leitstand_service::{NewTenantInput, NewUserInput, PlanInput, SecretKey, ServiceConfig, Services};
+use leitstand_service::{Actor, NewTenantInput, NewUserInput, PlanInput, SecretKey, ServiceConfig, Services};
 use leitstand_store::{Store, TenantScope};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -215,7 +215,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
         Command::Audit { db, what: AuditCmd::Verify } => {
             apply_db(&mut config, &db);
             let services = services(&config).await?;
-            let report = services.verify_audit().await?;
+            let report = services.verify_audit(&Actor::cli_system()).await?;
             match report.error {
                 None => {
                     println!("audit log intact: {} entries, hash chain verified", report.entries);

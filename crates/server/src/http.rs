@@ -110,8 +110,11 @@ pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Re
     response
 }
 
-async fn gated(state: &AppState, req: Request, next: Next, info: (Permission, Kind), path: &str) -> Response {
+async fn gated(state: &AppState, req: Request, next: Next, info: (Permission, Kind), route: &str) -> Response {
     let (permission, kind) = info;
+    // The path as asked for (for "back" links and sign-in redirects), not the pattern.
+    let path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let path = path.as_str();
     let source = source_of(state, &req);
     let headers = req.headers().clone();
     let token = bearer(&headers);
@@ -162,7 +165,7 @@ async fn gated(state: &AppState, req: Request, next: Next, info: (Permission, Ki
         let Some(a) = &actor else {
             return error_response(kind, lang, &ServiceError::Unauthenticated, path);
         };
-        if a.must_enrol_totp && !TOTP_ENROL_ALLOWED.contains(&path) {
+        if a.must_enrol_totp && !TOTP_ENROL_ALLOWED.contains(&route) {
             return match kind {
                 Kind::Web => Redirect::to("/app/profile/totp").into_response(),
                 _ => error_response(kind, lang, &ServiceError::Forbidden, path),

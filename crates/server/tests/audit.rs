@@ -38,6 +38,12 @@ async fn changes_and_sign_ins_are_audited_with_actor_tenant_and_source() {
     assert!(page.contains("tenant.plan_change"));
     let csv = anna.get(app.at("/app/audit.csv")).send().await.expect("get").text().await.expect("body");
     assert!(!csv.contains(&format!(",\"{}\",", w.b.0)), "no entry of tenant B");
+    // The provider admin checks the chain from the API and from the settings page.
+    let chain = app.get_json(&t, "/api/v1/audit/verify").await;
+    assert_eq!(chain["intact"], true);
+    assert!(chain["entries"].as_u64().expect("entries") > 20);
+    let page = c.get(app.at("/app/settings?verify=1")).send().await.expect("get").text().await.expect("html");
+    assert!(page.contains("Die Kette ist vollständig und unverändert"));
 }
 
 fn leitstand(dir: &std::path::Path, args: &[&str]) -> std::process::Output {

@@ -315,3 +315,31 @@ async fn sign_out_ends_the_session() {
     assert_eq!(c.get(app.at("/app")).send().await.expect("get").status(), 303);
     let _ = app.clock.now();
 }
+
+#[tokio::test]
+async fn signing_in_returns_to_the_page_asked_for() {
+    let app = TestApp::spawn().await;
+    app.bootstrap().await;
+    let c = app.browser();
+    let r = c.get(app.at("/app/audit?action=auth.")).send().await.expect("get");
+    assert_eq!(location(&r), "/login?next=/app/audit%3Faction%3Dauth.");
+    let r = post_form(
+        &c,
+        &app,
+        "/login",
+        "/login",
+        &[("name", "admin"), ("password", PASSWORD), ("next", "/app/audit?action=auth.")],
+    )
+    .await;
+    assert_eq!(location(&r), "/app/audit?action=auth.");
+    // Only paths on this site are followed.
+    let r = post_form(
+        &app.browser(),
+        &app,
+        "/login",
+        "/login",
+        &[("name", "admin"), ("password", PASSWORD), ("next", "//evil.example/")],
+    )
+    .await;
+    assert_eq!(location(&r), "/app");
+}

@@ -193,7 +193,7 @@ async fn kill_9_during_writes_loses_nothing_committed() {
         leitstand_service::SecretKey::generate(),
         Default::default(),
     );
-    let report = services.verify_audit().await.expect("verify");
+    let report = services.verify_audit(&leitstand_service::Actor::cli_system()).await.expect("verify");
     assert_eq!(report.error, None, "the audit chain survives a crash");
 
     // And the server starts again on the same data.

@@ -83,6 +83,27 @@ impl Actor {
         }
     }
 
+    /// The command line before any user exists (e.g. `audit verify`): the
+    /// operator has shell access to the server and the database anyway.
+    pub fn cli_system() -> Actor {
+        let user = User {
+            id: UserId(0),
+            tenant: TenantId(0),
+            name: leitstand_domain::UserName::parse("name", "system").unwrap_or_else(|_| unreachable!()),
+            display_name: "system".into(),
+            email: None,
+            role: Role::ProviderAdmin,
+            lang: None,
+            password_hash: None,
+            totp_secret_sealed: None,
+            totp_last_step: 0,
+            recovery_left: 0,
+            disabled: false,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+        };
+        Actor::cli(user)
+    }
+
     /// The CLI acts as the system with full scope.
     pub fn cli(user: User) -> Actor {
         Actor { user, via: AuthVia::Cli, source: "cli".into(), scope: TenantScope::All, must_enrol_totp: false }

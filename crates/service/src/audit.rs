@@ -31,7 +31,9 @@ impl Services {
     }
 
     /// Checks the whole chain; any change, insertion or removal is named.
-    pub async fn verify_audit(&self) -> Result<ChainReport> {
+    /// Only provider admins (and the command line) may read the whole chain.
+    pub async fn verify_audit(&self, actor: &Actor) -> Result<ChainReport> {
+        actor.require(Permission::PolicyManage)?;
         let (entries, head) = self.store.audit_chain().await?;
         Ok(match verify_chain(&entries, head.as_ref().map(|(s, h)| (*s, h.as_str()))) {
             Ok(n) => ChainReport { entries: n, error: None },

@@ -146,3 +146,11 @@ pub struct AuditPageDto {
 pub struct TotpPolicyDto {
     pub required_for_staff: bool,
 }
+
+#[derive(Serialize, JsonSchema)]
+pub struct ChainDto {
+    pub intact: bool,
+    pub entries: u64,
+    /// Where the chain is broken, when it is.
+    pub error: Option<String>,
+}

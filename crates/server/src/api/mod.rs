@@ -110,6 +110,15 @@ pub fn routes() -> Vec<RouteDef> {
         route(M::GET, "/api/v1/audit", P::AuditRead, Kind::Api, "Audit entries, newest first, filtered.", audit)
             .gives::<AuditPageDto>(),
         route(
+            M::GET,
+            "/api/v1/audit/verify",
+            P::PolicyManage,
+            Kind::Api,
+            "Check the audit log's hash chain.",
+            verify_audit,
+        )
+        .gives::<ChainDto>(),
+        route(
             M::PUT,
             "/api/v1/policy/totp",
             P::PolicyManage,
@@ -240,6 +249,11 @@ async fn audit(
     let filter = q.to_filter(&ctx)?;
     let page = s.services.audit_entries(ctx.actor()?, &filter).await?;
     Ok(Json(AuditPageDto { entries: page.entries, next_before: page.next.map(|s| s.0) }))
+}
+
+async fn verify_audit(State(s): State<AppState>, ctx: Ctx) -> ApiResult<ChainDto> {
+    let report = s.services.verify_audit(ctx.actor()?).await?;
+    Ok(Json(ChainDto { intact: report.error.is_none(), entries: report.entries, error: report.error }))
 }
 
 async fn set_totp_policy(

@@ -441,12 +441,24 @@ async fn assign(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, body: 
 struct SettingsTpl {
     p: Page,
     totp_required: bool,
+    chain: Option<leitstand_service::ChainReport>,
 }
 
-async fn settings(State(s): State<AppState>, ctx: Ctx, Query(f): Query<Flash>) -> WebResult {
+#[derive(Deserialize, Default)]
+struct SettingsQuery {
+    ok: Option<String>,
+    /// `1`: check the audit chain now.
+    verify: Option<String>,
+}
+
+async fn settings(State(s): State<AppState>, ctx: Ctx, Query(q): Query<SettingsQuery>) -> WebResult {
     let totp_required = s.services.totp_required_for_staff().await?;
-    let p = page(&s, &ctx, "page-settings", f.ok.as_deref()).await;
-    Ok(render(&SettingsTpl { p, totp_required }))
+    let chain = match q.verify.as_deref() {
+        Some("1") => Some(s.services.verify_audit(ctx.actor()?).await?),
+        _ => None,
+    };
+    let p = page(&s, &ctx, "page-settings", q.ok.as_deref()).await;
+    Ok(render(&SettingsTpl { p, totp_required, chain }))
 }
 
 #[derive(Deserialize)]

@@ -105,7 +105,8 @@ pub async fn page(state: &AppState, ctx: &Ctx, title_key: &str, flash: Option<&s
         ];
         for (href, key, p) in items {
             if a.can(p) && !a.must_enrol_totp {
-                let active = if href == "/app" { ctx.path == "/app" } else { ctx.path.starts_with(href) };
+                let here = ctx.path.split('?').next().unwrap_or_default();
+                let active = if href == "/app" { here == "/app" } else { here.starts_with(href) };
                 nav.push(NavItem { href, label: tr(lang, key), active });
             }
         }
