@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     r.route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::gate))
         .fallback(crate::ops::not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(state.config.max_body_bytes))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(crate::ops::security_headers))
         .with_state(state)
 }

@@ -270,7 +270,7 @@ async fn screenshots(d: &Driver, app: &TestApp) {
             ("/app/users", "users"),
             ("/app/profile", "profile"),
             ("/app/audit", "audit"),
-            ("/app/settings", "settings"),
+            ("/app/settings?verify=1", "settings"),
         ] {
             d.go(&app.at(path)).await;
             d.shot(&format!("{name}{suffix}")).await;
