@@ -114,42 +114,58 @@ async fn gated(state: &AppState, req: Request, next: Next, info: (Permission, Ki
     let (permission, kind) = info;
     // The path as asked for (for "back" links and sign-in redirects), not the pattern.
     let path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
-    let path = path.as_str();
     let source = source_of(state, &req);
     let headers = req.headers().clone();
     let token = bearer(&headers);
-    let actor = if let Some(token) = token {
-        match state.services.actor_from_api_token(token, &source).await {
-            Ok(a) => Some(a),
-            Err(ServiceError::Unauthenticated) => {
-                return error_response(kind, Lang::default(), &ServiceError::Unauthenticated, path)
+    // Language before we know the user: cookie, then the browser's.
+    let browser_lang = cookie(&headers, LANG_COOKIE).and_then(Lang::parse).unwrap_or_else(|| {
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(Lang::from_accept_language)
+            .unwrap_or_default()
+    });
+    let mut ctx = Ctx {
+        actor: None,
+        lang: browser_lang,
+        tz: TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC),
+        source,
+        csrf: String::new(),
+        selected_tenant: None,
+        kind,
+        path,
+    };
+    let refuse = |ctx: &Ctx, e: &ServiceError, status: Option<StatusCode>| {
+        let mut r = error_response(ctx.kind, ctx.lang, e, &ctx.path);
+        if let Some(s) = status {
+            *r.status_mut() = s;
+            if let Some(page) = r.extensions_mut().get_mut::<ErrorPage>() {
+                page.status = s;
             }
-            Err(e) => return error_response(kind, Lang::default(), &e, path),
+        }
+        render_error_page(ctx, r)
+    };
+
+    ctx.actor = if let Some(token) = token {
+        match state.services.actor_from_api_token(token, &ctx.source).await {
+            Ok(a) => Some(a),
+            Err(e) => return refuse(&ctx, &e, None),
         }
     } else if let Some(session) = cookie(&headers, SESSION_COOKIE) {
-        match state.services.actor_from_session(session, &source).await {
+        match state.services.actor_from_session(session, &ctx.source).await {
             Ok(a) => Some(a),
             Err(ServiceError::Unauthenticated) => None,
-            Err(e) => return error_response(kind, Lang::default(), &e, path),
+            Err(e) => return refuse(&ctx, &e, None),
         }
     } else {
         None
     };
-
-    let lang = actor
-        .as_ref()
-        .and_then(|a| a.user.lang)
-        .or_else(|| cookie(&headers, LANG_COOKIE).and_then(Lang::parse))
-        .unwrap_or_else(|| {
-            headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .map(Lang::from_accept_language)
-                .unwrap_or_default()
-        });
+    if let Some(l) = ctx.actor.as_ref().and_then(|a| a.user.lang) {
+        ctx.lang = l;
+    }
 
     let mut new_csrf = None;
-    let csrf = match &actor {
+    ctx.csrf = match &ctx.actor {
         Some(Actor { via: leitstand_service::AuthVia::Session { csrf, .. }, .. }) => csrf.clone(),
         _ => match cookie(&headers, CSRF_COOKIE) {
             Some(c) if c.len() >= 32 => c.to_owned(),
@@ -162,81 +178,73 @@ async fn gated(state: &AppState, req: Request, next: Next, info: (Permission, Ki
     };
 
     if permission != Permission::Public {
-        let Some(a) = &actor else {
-            return error_response(kind, lang, &ServiceError::Unauthenticated, path);
+        let Some(a) = &ctx.actor else {
+            return refuse(&ctx, &ServiceError::Unauthenticated, None);
         };
         if a.must_enrol_totp && !TOTP_ENROL_ALLOWED.contains(&route) {
             return match kind {
                 Kind::Web => Redirect::to("/app/profile/totp").into_response(),
-                _ => error_response(kind, lang, &ServiceError::Forbidden, path),
+                _ => refuse(&ctx, &ServiceError::Forbidden, None),
             };
         }
         if !permission.granted_to(a.user.role) {
-            return error_response(kind, lang, &ServiceError::Forbidden, path);
+            return refuse(&ctx, &ServiceError::Forbidden, None);
         }
     }
 
     // CSRF: every state-changing request that a browser could send on its
     // own (cookie-based or anonymous) must carry the token.
-    let (parts, body) = req.into_parts();
-    let mut req = Request::from_parts(parts, body);
+    let mut req = req;
     if !is_safe(req.method()) && token.is_none() {
-        let from_header = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let (presented, rebuilt) = match from_header {
-            Some(h) => (Some(h), req),
+        let presented = match headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) {
+            Some(h) => Some(h.to_owned()),
             None => {
                 let (parts, body) = req.into_parts();
-                let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
-                    Ok(b) => b,
-                    Err(_) => {
-                        return error_response(kind, lang, &ServiceError::field("body", "error-too-large"), path)
-                            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-                    }
+                let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
+                    let e = ServiceError::field("body", "error-too-large");
+                    return refuse(&ctx, &e, Some(StatusCode::PAYLOAD_TOO_LARGE));
                 };
                 let field = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
                     .ok()
                     .and_then(|kv| kv.into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v));
-                (field, Request::from_parts(parts, axum::body::Body::from(bytes)))
+                req = Request::from_parts(parts, axum::body::Body::from(bytes));
+                field
             }
         };
-        req = rebuilt;
-        if !presented.is_some_and(|p| leitstand_service::csrf_matches(&csrf, &p)) {
-            return error_response(kind, lang, &ServiceError::field("_csrf", "error-csrf"), path)
-                .with_status(StatusCode::FORBIDDEN);
+        if !presented.is_some_and(|p| leitstand_service::csrf_matches(&ctx.csrf, &p)) {
+            return refuse(&ctx, &ServiceError::field("_csrf", "error-csrf"), Some(StatusCode::FORBIDDEN));
         }
     }
 
-    let tz = match &actor {
-        Some(a) => state.tenant_zone(a.user.tenant).await,
-        None => TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC),
-    };
-    let selected_tenant = cookie(&headers, TENANT_COOKIE)
-        .and_then(|v| v.parse().ok())
-        .map(TenantId)
-        .filter(|t| actor.as_ref().is_some_and(|a| a.user.role.is_staff() && a.scope().contains(*t)));
-    let ctx = Ctx { actor, lang, tz, source, csrf, selected_tenant, kind, path: path.to_owned() };
+    if let Some(a) = &ctx.actor {
+        ctx.tz = state.tenant_zone(a.user.tenant).await;
+        ctx.selected_tenant = cookie(&headers, TENANT_COOKIE)
+            .and_then(|v| v.parse().ok())
+            .map(TenantId)
+            .filter(|t| a.user.role.is_staff() && a.scope().contains(*t));
+    }
     req.extensions_mut().insert(ctx.clone());
     let mut resp = next.run(req).await;
     if let Some(c) = new_csrf {
         resp.headers_mut().append(header::SET_COOKIE, set_cookie(state, CSRF_COOKIE, &c, None));
     }
-    if let Some(page) = resp.extensions().get::<ErrorPage>().cloned() {
-        return crate::web::render_error(&ctx, page.status, &page.message).with_headers_of(resp);
+    render_error_page(&ctx, resp)
+}
+
+/// A web handler's error leaves an [`ErrorPage`] marker; here it becomes a
+/// page in the reader's language, keeping the cookies the handler set.
+fn render_error_page(ctx: &Ctx, resp: Response) -> Response {
+    match resp.extensions().get::<ErrorPage>().cloned() {
+        Some(page) => crate::web::render_error(ctx, page.status, &page.message).with_headers_of(resp),
+        None => resp,
     }
-    resp
 }
 
 trait ResponseExt {
-    fn with_status(self, s: StatusCode) -> Response;
     fn with_headers_of(self, other: Response) -> Response;
 }
 
 impl ResponseExt for Response {
-    fn with_status(mut self, s: StatusCode) -> Response {
-        *self.status_mut() = s;
-        self
-    }
-
     fn with_headers_of(mut self, other: Response) -> Response {
         for v in other.headers().get_all(header::SET_COOKIE) {
             self.headers_mut().append(header::SET_COOKIE, v.clone());

@@ -182,3 +182,17 @@ async fn pages_speak_german_by_default_and_english_on_request() {
         c.get(app.at("/app")).header("accept-language", "de").send().await.expect("get").text().await.expect("html");
     assert!(page.contains("Overview"));
 }
+
+#[tokio::test]
+async fn a_page_the_role_may_not_see_says_so_in_the_readers_language() {
+    let app = TestApp::spawn().await;
+    world(&app).await;
+    let anna = app.sign_in("anna").await;
+    let r = anna.get(app.at("/app/settings")).send().await.expect("get");
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("Dafür fehlt Ihrer Rolle die Berechtigung"), "{html}");
+    let r = anna.get(app.at("/app/users/999999")).send().await.expect("get");
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.expect("html").contains("gibt es nicht"));
+}

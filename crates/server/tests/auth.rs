@@ -116,6 +116,7 @@ async fn forms_without_the_csrf_token_are_refused() {
         .await
         .expect("post");
     assert_eq!(r.status(), 403);
+    assert!(r.text().await.expect("page").contains("Das Formular ist abgelaufen"), "a page that says what to do");
     let admin = app.services.cli_actor().await.expect("admin");
     assert_eq!(app.services.tenants(&admin).await.expect("tenants").len(), 1, "no tenant was created");
     // Anonymous forms need the cookie token too.
