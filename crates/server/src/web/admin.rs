@@ -427,11 +427,11 @@ async fn assign(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, body: 
     // Repeated `tenant` fields: parse the pairs ourselves.
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_bytes(&body).map_err(|_| ServiceError::field("tenants", "error-invalid"))?;
-    let mut tenants = vec![];
-    for (k, v) in pairs.iter().filter(|(k, _)| k == "tenant") {
-        let _ = k;
-        tenants.push(TenantId(v.parse().map_err(|_| ServiceError::field("tenants", "error-invalid"))?));
-    }
+    let tenants = pairs
+        .iter()
+        .filter(|(k, _)| k == "tenant")
+        .map(|(_, v)| v.parse().map(TenantId).map_err(|_| ServiceError::field("tenants", "error-invalid")))
+        .collect::<Result<Vec<_>, _>>()?;
     s.services.assign_staff(ctx.actor()?, UserId(id), &tenants).await?;
     Ok(done(&format!("/app/users/{id}"), "msg-assignments-saved"))
 }
