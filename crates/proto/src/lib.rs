@@ -1,7 +1,100 @@
 //! Wire types shared by the agent and the server (serde only, versioned).
 //!
-//! The agent protocol arrives with the agent; for now this crate fixes the
-//! version constant both sides will check.
+//! The agent keeps [`Record`]s in its spool and sends them in [`Batch`]es;
+//! each record has a sequence number per agent, so the server can ingest
+//! idempotently (agent id + sequence) and acknowledge up to a sequence.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Version of the agent–server protocol.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One measured value of a metric at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Metric name, e.g. `cpu_usage_percent`, `disk_used_bytes`.
+    pub name: String,
+    /// Labels that tell series apart, e.g. `mount=/`, `cpu=3`, `iface=eth0`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+impl Sample {
+    pub fn new(name: &str, value: f64) -> Self {
+        Self { name: name.to_owned(), labels: BTreeMap::new(), value }
+    }
+
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.labels.insert(key.to_owned(), value.to_owned());
+        self
+    }
+}
+
+/// What the agent keeps and sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// Samples taken at one moment (Unix milliseconds).
+    Metrics { at_ms: i64, samples: Vec<Sample> },
+    /// The agent is alive.
+    Heartbeat { at_ms: i64 },
+    /// Records the spool had to give up, by kind, since the last report.
+    Dropped { at_ms: i64, metrics: u64, events: u64 },
+    /// Damage found in the spool at start: records that failed their
+    /// checksum and bytes of a torn tail.
+    SpoolDamage { at_ms: i64, corrupted_records: u64, torn_bytes: u64 },
+}
+
+/// Which records go first when the spool is full: metrics are dropped before
+/// anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    Low = 0,
+    High = 1,
+}
+
+impl Record {
+    pub fn priority(&self) -> Priority {
+        match self {
+            Record::Metrics { .. } => Priority::Low,
+            _ => Priority::High,
+        }
+    }
+}
+
+/// Records sent together; `seq` numbers are strictly increasing per agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub protocol: u32,
+    pub records: Vec<Sequenced>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sequenced {
+    pub seq: u64,
+    pub record: Record,
+}
+
+/// The server's answer once the batch is durably committed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    /// Every record up to and including this sequence is stored.
+    pub up_to: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_as_tagged_json() {
+        let r = Record::Metrics { at_ms: 1, samples: vec![Sample::new("load1", 0.5).with("host", "a")] };
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"kind\":\"metrics\""));
+        assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), r);
+        assert_eq!(r.priority(), Priority::Low);
+        assert_eq!(Record::Heartbeat { at_ms: 1 }.priority(), Priority::High);
+    }
+}

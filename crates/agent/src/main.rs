@@ -1,0 +1,105 @@
+//! The `leitstand-agent` binary.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use leitstand_agent::{collect, config::AgentConfig, spool::Spool};
+use leitstand_proto::Record;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Parser)]
+#[command(name = "leitstand-agent", version, about = "Leitstand agent: metrics and events of this host")]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, default_value = "/etc/leitstand/agent.toml")]
+    config: PathBuf,
+    /// Read /proc and /sys below this directory instead of / (for tests).
+    #[arg(long, default_value = "/")]
+    root: PathBuf,
+    /// State directory; overrides the configuration.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Collect once and print the samples as JSON.
+    Collect,
+    /// Collect at the configured interval into the spool.
+    Run {
+        /// Stop after this many collections (for tests).
+        #[arg(long)]
+        rounds: Option<u64>,
+    },
+    /// Show what the spool holds.
+    SpoolStatus,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEITSTAND_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut config = AgentConfig::load(&cli.config)?;
+    if let Some(s) = cli.state {
+        config.state_dir = s;
+    }
+    match cli.command {
+        Command::Collect => {
+            let mut all = collect::standard();
+            collect::run(&mut all, &cli.root);
+            std::thread::sleep(Duration::from_secs(1));
+            let (samples, errors) = collect::run(&mut all, &cli.root);
+            for e in &errors {
+                tracing::warn!(error = %e, "collector failed");
+            }
+            println!("{}", serde_json::to_string_pretty(&samples)?);
+        }
+        Command::Run { rounds } => {
+            let spool_dir = config.state_dir.join("spool");
+            let mut spool = Spool::open(&spool_dir, config.spool_limits())
+                .with_context(|| format!("cannot open the spool in {}", spool_dir.display()))?;
+            let mut all = collect::standard();
+            let mut round = 0;
+            loop {
+                let (samples, errors) = collect::run(&mut all, &cli.root);
+                for e in &errors {
+                    tracing::warn!(error = %e, "collector failed");
+                }
+                let at_ms = now_ms();
+                spool.append(&Record::Metrics { at_ms, samples })?;
+                spool.append(&Record::Heartbeat { at_ms })?;
+                for r in spool.take_losses(at_ms).unwrap_or_default() {
+                    tracing::warn!(?r, "spool losses");
+                    spool.append(&r)?;
+                }
+                round += 1;
+                if rounds.is_some_and(|n| round >= n) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_secs(config.interval_secs));
+            }
+        }
+        Command::SpoolStatus => {
+            let spool = Spool::open(&config.state_dir.join("spool"), config.spool_limits())?;
+            println!(
+                "acked up to {}, next sequence {}, {} bytes on disk, losses {:?}",
+                spool.acked(),
+                spool.next_seq(),
+                spool.bytes(),
+                spool.losses()
+            );
+        }
+    }
+    Ok(())
+}
