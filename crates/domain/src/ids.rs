@@ -35,4 +35,6 @@ id_type!(
     TokenId,
     /// Position of an entry in the audit chain, starting at 1.
     AuditSeq,
+    /// A monitored host (one enrolled agent).
+    HostId,
 );

@@ -14,7 +14,7 @@ pub mod role;
 pub mod totp;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{AuditSeq, SessionId, TenantId, TokenId, UserId};
+pub use ids::{AuditSeq, HostId, SessionId, TenantId, TokenId, UserId};
 pub use lang::Lang;
 pub use names::{Email, FieldError, Password, TenantName, UserName};
 pub use permission::Permission;

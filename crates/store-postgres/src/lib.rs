@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "row_level_security",
         sql: include_str!("../migrations/0002_row_level_security.sql"),
     },
+    Migration { version: 3, name: "hosts", sql: include_str!("../migrations/0003_hosts.sql") },
 ];
 
 fn unreachable(url: &str, e: sqlx::Error) -> StoreError {

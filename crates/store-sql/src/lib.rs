@@ -7,6 +7,7 @@
 //! single writer) are decided here by that value.
 
 mod audit;
+mod hosts;
 mod migrate;
 mod rows;
 mod tenants;

@@ -94,3 +94,18 @@ pub(crate) fn audit_entry(row: &AnyRow) -> Result<AuditEntry> {
         hash: get(row, "hash")?,
     })
 }
+
+pub(crate) const HOST_COLUMNS: &str = "id, tenant_id, name, os, public_key, enrolled_at, last_seen, revoked_at";
+
+pub(crate) fn host(row: &AnyRow) -> Result<leitstand_store::Host> {
+    Ok(leitstand_store::Host {
+        id: leitstand_domain::HostId(get(row, "id")?),
+        tenant: TenantId(get(row, "tenant_id")?),
+        name: get(row, "name")?,
+        os: get(row, "os")?,
+        public_key: get(row, "public_key")?,
+        enrolled_at: ts(get(row, "enrolled_at")?),
+        last_seen: get::<Option<i64>>(row, "last_seen")?.map(ts),
+        revoked: get::<Option<i64>>(row, "revoked_at")?.is_some(),
+    })
+}

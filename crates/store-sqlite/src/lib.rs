@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "row_level_security",
         sql: include_str!("../migrations/0002_row_level_security.sql"),
     },
+    Migration { version: 3, name: "hosts", sql: include_str!("../migrations/0003_hosts.sql") },
 ];
 
 /// Opens (creating it if needed) `leitstand.db` in `dir`.

@@ -45,6 +45,7 @@ pub async fn run(store: &dyn Store) {
     sessions_and_tokens(store, &admin).await;
     totp_and_recovery_codes(store, &admin).await;
     throttle_and_settings(store).await;
+    hosts_enrol_once_and_ingest_idempotently(store, &a, &b).await;
     audit_chain_holds(store, &provider, &a, &b).await;
     store.ping().await.expect("ping");
     store.integrity_check().await.expect("integrity check");
@@ -216,6 +217,58 @@ async fn throttle_and_settings(store: &dyn Store) {
     store.set_setting("totp.required_for_staff", "true", &draft("policy.set", None)).await.expect("set");
     store.set_setting("totp.required_for_staff", "false", &draft("policy.set", None)).await.expect("set again");
     assert_eq!(store.setting("totp.required_for_staff").await.expect("get").as_deref(), Some("false"));
+}
+
+fn sample(name: &str, at_s: i64, value: f64) -> StoredSample {
+    StoredSample { name: name.into(), labels: "{\"cpu\":\"total\"}".into(), at: at(at_s), value }
+}
+
+async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant, b: &Tenant) {
+    let token = NewEnrollToken { tenant: a.id, token_hash: "enrol-a".into(), created_at: at(0), expires_at: at(600) };
+    store.create_enroll_token(&token, &draft("host.enroll_token", Some(a.id))).await.expect("token");
+    let late = NewEnrollToken { token_hash: "enrol-late".into(), expires_at: at(5), ..token.clone() };
+    store.create_enroll_token(&late, &draft("host.enroll_token", Some(a.id))).await.expect("token");
+    let new = |key: &str| NewHost { name: "web-01".into(), os: "Debian 12".into(), public_key: key.into(), at: at(10) };
+    let host = store.enroll("enrol-a", &new("key-1"), &draft("host.enroll", None)).await.expect("enrol");
+    assert_eq!(host.tenant, a.id, "the token binds the host to its tenant");
+    assert!(matches!(
+        store.enroll("enrol-a", &new("key-2"), &draft("host.enroll", None)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.enroll("enrol-late", &new("key-3"), &draft("host.enroll", None)).await,
+        Err(StoreError::NotFound)
+    ));
+    let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
+    assert!(matches!(store.host(&sb, host.id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.hosts(&sa).await.expect("hosts").len(), 1);
+    assert!(store.hosts(&sb).await.expect("hosts").is_empty());
+
+    assert!(store.use_nonce(host.id, "n1", at(20), at(0)).await.expect("nonce"));
+    assert!(!store.use_nonce(host.id, "n1", at(21), at(0)).await.expect("replay"), "a nonce works once");
+    assert!(store.use_nonce(host.id, "n1", at(400), at(100)).await.expect("forgotten"));
+
+    let batch = IngestBatch {
+        host: host.id,
+        records: vec![(1, vec![sample("cpu", 30, 10.0)]), (2, vec![sample("cpu", 40, 20.0), sample("load1", 40, 0.5)])],
+        at: at(41),
+    };
+    assert_eq!(store.ingest(&batch).await.expect("ingest"), 2);
+    assert_eq!(store.ingest(&batch).await.expect("retry"), 2, "a retried batch is acknowledged again");
+    let again =
+        IngestBatch { records: vec![(2, vec![sample("cpu", 40, 99.0)]), (3, vec![sample("cpu", 50, 30.0)])], ..batch };
+    assert_eq!(store.ingest(&again).await.expect("overlap"), 3);
+    let cpu = store.samples(&sa, host.id, "cpu", at(0), at(100)).await.expect("samples");
+    assert_eq!(cpu.iter().map(|s| s.value).collect::<Vec<_>>(), vec![10.0, 20.0, 30.0], "no duplicates, no rewrites");
+    assert!(store.samples(&sb, host.id, "cpu", at(0), at(100)).await.expect("other tenant").is_empty());
+    assert_eq!(store.host_for_agent(host.id).await.expect("host").last_seen, Some(at(41)));
+
+    assert!(matches!(
+        store.revoke_host(&sb, host.id, &draft("host.revoke", Some(b.id))).await,
+        Err(StoreError::NotFound)
+    ));
+    store.revoke_host(&sa, host.id, &draft("host.revoke", Some(a.id))).await.expect("revoke");
+    assert!(store.host_for_agent(host.id).await.expect("host").revoked);
 }
 
 async fn audit_chain_holds(store: &dyn Store, provider: &Tenant, a: &Tenant, b: &Tenant) {

@@ -18,7 +18,7 @@ pub use scope::TenantScope;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use leitstand_domain::{AuditSeq, Lang, Plan, TenantId, TokenId, UserId, UserName};
+use leitstand_domain::{AuditSeq, HostId, Lang, Plan, TenantId, TokenId, UserId, UserName};
 
 /// Backend-neutral store errors.
 #[derive(Debug, thiserror::Error)]
@@ -128,10 +128,46 @@ pub trait SettingsStore: Send + Sync {
     async fn set_setting(&self, key: &str, value: &str, audit: &AuditDraft) -> Result<()>;
 }
 
+#[async_trait]
+pub trait HostStore: Send + Sync {
+    async fn create_enroll_token(&self, t: &NewEnrollToken, audit: &AuditDraft) -> Result<()>;
+    /// Uses the token up and creates the host in one transaction; `NotFound`
+    /// when the token is unknown, used or expired.
+    async fn enroll(&self, token_hash: &str, host: &NewHost, audit: &AuditDraft) -> Result<Host>;
+    /// For request signatures, before any scope exists.
+    async fn host_for_agent(&self, id: HostId) -> Result<Host>;
+    async fn host(&self, scope: &TenantScope, id: HostId) -> Result<Host>;
+    async fn hosts(&self, scope: &TenantScope) -> Result<Vec<Host>>;
+    async fn revoke_host(&self, scope: &TenantScope, id: HostId, audit: &AuditDraft) -> Result<()>;
+    /// Remembers a request nonce; false when the host used it before.
+    /// Nonces older than `forget_before` are forgotten.
+    async fn use_nonce(&self, host: HostId, nonce: &str, at: Timestamp, forget_before: Timestamp) -> Result<bool>;
+    /// Stores the records not stored before and returns the highest sequence
+    /// the host has stored (the acknowledgement).
+    async fn ingest(&self, batch: &IngestBatch) -> Result<u64>;
+    /// Samples of one host and metric in a time range, oldest first.
+    async fn samples(
+        &self,
+        scope: &TenantScope,
+        host: HostId,
+        name: &str,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<StoredSample>>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
 pub trait Store:
-    TenantStore + UserStore + SessionStore + InviteStore + ApiTokenStore + AuditStore + ThrottleStore + SettingsStore
+    TenantStore
+    + UserStore
+    + SessionStore
+    + InviteStore
+    + ApiTokenStore
+    + AuditStore
+    + ThrottleStore
+    + SettingsStore
+    + HostStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

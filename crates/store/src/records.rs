@@ -1,7 +1,7 @@
 //! Records the stores read and write.
 
 use jiff::Timestamp;
-use leitstand_domain::{AuditSeq, Email, Lang, Plan, Role, TenantId, TenantName, TokenId, UserId, UserName};
+use leitstand_domain::{AuditSeq, Email, HostId, Lang, Plan, Role, TenantId, TenantName, TokenId, UserId, UserName};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -167,4 +167,54 @@ pub struct AuditFilter {
     /// Entries older than this sequence (paging backwards).
     pub before: Option<AuditSeq>,
     pub limit: u32,
+}
+
+/// A single-use token that enrols one agent into one tenant.
+#[derive(Debug, Clone)]
+pub struct NewEnrollToken {
+    pub tenant: TenantId,
+    pub token_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// What an agent tells about itself when it enrols.
+#[derive(Debug, Clone)]
+pub struct NewHost {
+    pub name: String,
+    pub os: String,
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Host {
+    pub id: HostId,
+    pub tenant: TenantId,
+    pub name: String,
+    pub os: String,
+    pub public_key: String,
+    pub enrolled_at: Timestamp,
+    pub last_seen: Option<Timestamp>,
+    pub revoked: bool,
+}
+
+/// One sample as the ingest stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSample {
+    pub name: String,
+    /// Labels as canonical JSON (sorted keys).
+    pub labels: String,
+    pub at: Timestamp,
+    pub value: f64,
+}
+
+/// Records of one batch, by sequence: only sequences not stored before are
+/// written, so a retried batch never duplicates.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub host: HostId,
+    pub records: Vec<(u64, Vec<StoredSample>)>,
+    pub at: Timestamp,
 }

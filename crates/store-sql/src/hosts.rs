@@ -1,0 +1,225 @@
+//! Hosts, enrollment, request nonces and metric ingest.
+
+use crate::{map_err, map_err_as, ms, rows, ts, tx::scope_sql, Dialect, SqlStore};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use leitstand_domain::{HostId, TenantId};
+use leitstand_store::{
+    AuditDraft, Host, HostStore, IngestBatch, NewEnrollToken, NewHost, Result, StoreError, StoredSample, TenantScope,
+};
+use sqlx::AnyConnection;
+use std::collections::HashMap;
+
+async fn host_in(conn: &mut AnyConnection, scope: &TenantScope, id: HostId) -> Result<Host> {
+    let sql = format!("SELECT {} FROM hosts WHERE id = $1{}", rows::HOST_COLUMNS, scope_sql("tenant_id", scope));
+    let row = sqlx::query(&sql).bind(id.0).fetch_one(&mut *conn).await.map_err(map_err)?;
+    rows::host(&row)
+}
+
+#[async_trait]
+impl HostStore for SqlStore {
+    async fn create_enroll_token(&self, t: &NewEnrollToken, audit: &AuditDraft) -> Result<()> {
+        let scope = TenantScope::one(t.tenant);
+        let mut tx = self.write(&scope).await?;
+        sqlx::query(
+            "INSERT INTO enroll_tokens (token_hash, tenant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&t.token_hash)
+        .bind(t.tenant.0)
+        .bind(ms(t.created_at))
+        .bind(ms(t.expires_at))
+        .execute(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        tx.commit(audit).await
+    }
+
+    async fn enroll(&self, token_hash: &str, host: &NewHost, audit: &AuditDraft) -> Result<Host> {
+        let mut tx = self.write(&TenantScope::All).await?;
+        let row: Option<(i64,)> = sqlx::query_as(
+            "UPDATE enroll_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING tenant_id",
+        )
+        .bind(ms(host.at))
+        .bind(token_hash)
+        .fetch_optional(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        let (tenant,) = row.ok_or(StoreError::NotFound)?;
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO hosts (tenant_id, name, os, public_key, enrolled_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(tenant)
+        .bind(&host.name)
+        .bind(&host.os)
+        .bind(&host.public_key)
+        .bind(ms(host.at))
+        .fetch_one(&mut *tx.conn)
+        .await
+        .map_err(|e| map_err_as(e, "host key"))?;
+        let created = host_in(&mut tx.conn, &TenantScope::All, HostId(id)).await?;
+        let mut audit = audit.clone();
+        audit.tenant = Some(TenantId(tenant));
+        audit.target = format!("host:{id}");
+        tx.commit(&audit).await?;
+        Ok(created)
+    }
+
+    async fn host_for_agent(&self, id: HostId) -> Result<Host> {
+        self.host(&TenantScope::All, id).await
+    }
+
+    async fn host(&self, scope: &TenantScope, id: HostId) -> Result<Host> {
+        let mut tx = self.read(scope).await?;
+        let h = host_in(&mut tx.conn, scope, id).await;
+        tx.finish().await?;
+        h
+    }
+
+    async fn hosts(&self, scope: &TenantScope) -> Result<Vec<Host>> {
+        let mut tx = self.read(scope).await?;
+        let sql = format!(
+            "SELECT {} FROM hosts WHERE 1=1{} ORDER BY tenant_id, name, id",
+            rows::HOST_COLUMNS,
+            scope_sql("tenant_id", scope)
+        );
+        let found = sqlx::query(&sql).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
+        tx.finish().await?;
+        found.iter().map(rows::host).collect()
+    }
+
+    async fn revoke_host(&self, scope: &TenantScope, id: HostId, audit: &AuditDraft) -> Result<()> {
+        let mut tx = self.write(scope).await?;
+        let sql = format!(
+            "UPDATE hosts SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL{}",
+            scope_sql("tenant_id", scope)
+        );
+        let done = sqlx::query(&sql).bind(ms(audit.at)).bind(id.0).execute(&mut *tx.conn).await.map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit(audit).await
+    }
+
+    async fn use_nonce(&self, host: HostId, nonce: &str, at: Timestamp, forget_before: Timestamp) -> Result<bool> {
+        let mut tx = self.write(&TenantScope::All).await?;
+        sqlx::query("DELETE FROM agent_nonces WHERE at < $1")
+            .bind(ms(forget_before))
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+        let done = sqlx::query(
+            "INSERT INTO agent_nonces (host_id, nonce, at) VALUES ($1, $2, $3) ON CONFLICT (host_id, nonce) DO NOTHING",
+        )
+        .bind(host.0)
+        .bind(nonce)
+        .bind(ms(at))
+        .execute(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        tx.finish().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn ingest(&self, batch: &IngestBatch) -> Result<u64> {
+        let mut tx = self.write(&TenantScope::All).await?;
+        let lock = if self.dialect == Dialect::Postgres { " FOR UPDATE" } else { "" };
+        let (tenant, max_seq): (i64, i64) =
+            sqlx::query_as(&format!("SELECT tenant_id, max_seq FROM hosts WHERE id = $1{lock}"))
+                .bind(batch.host.0)
+                .fetch_one(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+        let mut series: HashMap<(String, String), i64> = HashMap::new();
+        let mut top = max_seq as u64;
+        // Sequences at or below what the host stored before were stored then.
+        for (seq, samples) in batch.records.iter().filter(|(seq, _)| *seq > max_seq as u64) {
+            for s in samples {
+                let key = (s.name.clone(), s.labels.clone());
+                let id = match series.get(&key) {
+                    Some(id) => *id,
+                    None => {
+                        let id = series_id(&mut tx.conn, tenant, batch.host, &s.name, &s.labels).await?;
+                        series.insert(key, id);
+                        id
+                    }
+                };
+                sqlx::query(
+                    "INSERT INTO metric_samples (series_id, tenant_id, at, value) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (series_id, at) DO NOTHING",
+                )
+                .bind(id)
+                .bind(tenant)
+                .bind(ms(s.at))
+                .bind(s.value)
+                .execute(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+            }
+            top = top.max(*seq);
+        }
+        sqlx::query("UPDATE hosts SET max_seq = $1, last_seen = $2 WHERE id = $3")
+            .bind(top as i64)
+            .bind(ms(batch.at))
+            .bind(batch.host.0)
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+        tx.finish().await?;
+        Ok(top)
+    }
+
+    async fn samples(
+        &self,
+        scope: &TenantScope,
+        host: HostId,
+        name: &str,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<StoredSample>> {
+        let mut tx = self.read(scope).await?;
+        let sql = format!(
+            "SELECT s.name, s.labels, m.at, m.value FROM metric_samples m JOIN metric_series s ON s.id = m.series_id \
+             WHERE s.host_id = $1 AND s.name = $2 AND m.at >= $3 AND m.at < $4{} ORDER BY m.at, s.labels",
+            scope_sql("s.tenant_id", scope)
+        );
+        let found: Vec<(String, String, i64, f64)> = sqlx::query_as(&sql)
+            .bind(host.0)
+            .bind(name)
+            .bind(ms(since))
+            .bind(ms(until))
+            .fetch_all(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+        tx.finish().await?;
+        Ok(found
+            .into_iter()
+            .map(|(name, labels, at, value)| StoredSample { name, labels, at: ts(at), value })
+            .collect())
+    }
+}
+
+async fn series_id(conn: &mut AnyConnection, tenant: i64, host: HostId, name: &str, labels: &str) -> Result<i64> {
+    let found: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM metric_series WHERE host_id = $1 AND name = $2 AND labels = $3")
+            .bind(host.0)
+            .bind(name)
+            .bind(labels)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err)?;
+    if let Some((id,)) = found {
+        return Ok(id);
+    }
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO metric_series (tenant_id, host_id, name, labels) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(host.0)
+    .bind(name)
+    .bind(labels)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    Ok(id)
+}
