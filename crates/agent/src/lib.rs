@@ -1,7 +1,10 @@
-//! The Leitstand agent: collects metrics on a customer's host and keeps them
-//! in a durable spool until the server has them. It depends on no server
-//! crate; it shares only the wire types of `leitstand-proto`.
+//! The Leitstand agent: collects metrics on a customer's host, keeps them in
+//! a durable spool, and sends them to the server in signed batches. It
+//! depends on no server crate; it shares only the wire types of
+//! `leitstand-proto`.
 
 pub mod collect;
 pub mod config;
+pub mod identity;
 pub mod spool;
+pub mod uplink;

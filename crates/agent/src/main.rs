@@ -2,6 +2,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use leitstand_agent::identity::Identity;
+use leitstand_agent::uplink::{self, SendError, Uplink};
 use leitstand_agent::{collect, config::AgentConfig, spool::Spool};
 use leitstand_proto::Record;
 use std::path::PathBuf;
@@ -35,6 +37,30 @@ enum Command {
     },
     /// Show what the spool holds.
     SpoolStatus,
+    /// Enrol this host with a single-use token from the dashboard.
+    Enroll {
+        /// Server URL, e.g. https://leitstand.example.de
+        #[arg(long)]
+        server: String,
+        #[arg(long, env = "LEITSTAND_ENROLL_TOKEN")]
+        token: String,
+        /// Host name to register; default: this host's name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// This host's name and operating system, read under the root.
+fn host_facts(root: &std::path::Path) -> (String, String) {
+    let name = std::fs::read_to_string(root.join("proc/sys/kernel/hostname"))
+        .or_else(|_| std::fs::read_to_string(root.join("etc/hostname")))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    let os = std::fs::read_to_string(root.join("etc/os-release"))
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).map(|v| v.trim_matches('"').to_owned()))
+        .unwrap_or_else(|| "Linux".into());
+    (name, os)
 }
 
 fn now_ms() -> i64 {
@@ -70,6 +96,11 @@ fn main() -> anyhow::Result<()> {
             let mut spool = Spool::open(&spool_dir, config.spool_limits())
                 .with_context(|| format!("cannot open the spool in {}", spool_dir.display()))?;
             let mut all = collect::standard();
+            let uplink = Identity::load(&config.state_dir)?.map(Uplink::new);
+            if uplink.is_none() {
+                tracing::warn!("not enrolled: collecting into the spool only (run `leitstand-agent enroll`)");
+            }
+            let mut refused = false;
             let mut round = 0;
             loop {
                 let (samples, errors) = collect::run(&mut all, &cli.root);
@@ -83,12 +114,34 @@ fn main() -> anyhow::Result<()> {
                     tracing::warn!(?r, "spool losses");
                     spool.append(&r)?;
                 }
+                if let (Some(up), false) = (&uplink, refused) {
+                    match up.flush(&mut spool) {
+                        Ok(n) => tracing::debug!(records = n, "sent"),
+                        Err(SendError::Unreachable(e)) => {
+                            tracing::warn!(error = %e, "server unreachable; keeping data in the spool")
+                        }
+                        Err(e @ SendError::Refused { .. }) => {
+                            tracing::error!(error = %e, "the server refuses this agent; it stops sending until re-enrolled");
+                            refused = true;
+                        }
+                        Err(e) => tracing::error!(error = %e, "batch not accepted; will retry"),
+                    }
+                }
                 round += 1;
                 if rounds.is_some_and(|n| round >= n) {
                     break;
                 }
                 std::thread::sleep(Duration::from_secs(config.interval_secs));
             }
+        }
+        Command::Enroll { server, token, name } => {
+            let (default_name, os) = host_facts(&cli.root);
+            let (identity, resp) = uplink::enroll(&server, &token, name.as_deref().unwrap_or(&default_name), &os)
+                .map_err(|e| anyhow::anyhow!("enrollment failed: {e}"))?;
+            identity
+                .save(&config.state_dir)
+                .with_context(|| format!("cannot save to {}", config.state_dir.display()))?;
+            println!("enrolled as host {} at {} (interval {} s)", resp.host_id, identity.server, resp.interval_secs);
         }
         Command::SpoolStatus => {
             let spool = Spool::open(&config.state_dir.join("spool"), config.spool_limits())?;

@@ -25,10 +25,16 @@ pub enum Permission {
     AuditRead,
     /// Platform-wide security policy (e.g. mandatory TOTP for staff).
     PolicyManage,
+    /// See hosts and their metrics in one's scope.
+    HostsRead,
+    /// Enrol and revoke hosts in one's scope.
+    HostsManage,
+    /// A request signed by an enrolled agent; no person holds this.
+    Agent,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 11] = [
         Permission::Public,
         Permission::SignedIn,
         Permission::TenantsRead,
@@ -37,6 +43,9 @@ impl Permission {
         Permission::UsersManage,
         Permission::AuditRead,
         Permission::PolicyManage,
+        Permission::HostsRead,
+        Permission::HostsManage,
+        Permission::Agent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +58,9 @@ impl Permission {
             Permission::UsersManage => "users_manage",
             Permission::AuditRead => "audit_read",
             Permission::PolicyManage => "policy_manage",
+            Permission::HostsRead => "hosts_read",
+            Permission::HostsManage => "hosts_manage",
+            Permission::Agent => "agent",
         }
     }
 
@@ -56,7 +68,9 @@ impl Permission {
     pub fn granted_to(self, role: Role) -> bool {
         use Permission as P;
         match self {
-            P::Public | P::SignedIn | P::TenantsRead => true,
+            P::Public | P::SignedIn | P::TenantsRead | P::HostsRead => true,
+            P::HostsManage => matches!(role, Role::ProviderAdmin | Role::SupportAgent | Role::CustomerAdmin),
+            P::Agent => false,
             P::UsersRead => role != Role::CustomerMember,
             P::UsersManage | P::AuditRead => {
                 matches!(role, Role::ProviderAdmin | Role::CustomerAdmin)

@@ -98,3 +98,52 @@ mod tests {
         assert_eq!(Record::Heartbeat { at_ms: 1 }.priority(), Priority::High);
     }
 }
+
+/// How agent requests are signed (Ed25519 over [`signing_input`]).
+pub mod signing {
+    /// Header with the host id the server gave at enrollment.
+    pub const HOST: &str = "x-leitstand-host";
+    /// Unix milliseconds when the agent signed the request.
+    pub const TIMESTAMP: &str = "x-leitstand-timestamp";
+    /// 16 random bytes, hex; each may be used once.
+    pub const NONCE: &str = "x-leitstand-nonce";
+    /// Ed25519 signature of [`signing_input`], hex.
+    pub const SIGNATURE: &str = "x-leitstand-signature";
+    /// How far the agent's clock may be from the server's, in milliseconds.
+    pub const WINDOW_MS: i64 = 5 * 60 * 1000;
+
+    /// The bytes that are signed: method, path, timestamp, nonce and the
+    /// SHA-256 of the body (hex), one per line.
+    pub fn signing_input(method: &str, path: &str, timestamp_ms: i64, nonce: &str, body_sha256_hex: &str) -> String {
+        format!("leitstand-agent-v1\n{method}\n{path}\n{timestamp_ms}\n{nonce}\n{body_sha256_hex}")
+    }
+}
+
+/// What an agent sends to enrol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The single-use enrollment token from the dashboard.
+    pub token: String,
+    /// Host name as the host knows itself.
+    pub name: String,
+    /// Operating system, e.g. `Debian GNU/Linux 12 (bookworm)`.
+    pub os: String,
+    /// Ed25519 public key, 64 hex characters.
+    pub public_key: String,
+    pub protocol: u32,
+}
+
+/// The server's answer to an enrollment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub host_id: i64,
+    /// Collection interval the server asks for.
+    pub interval_secs: u64,
+}
+
+/// An error answer to the agent, with a reason its operator can act on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentError {
+    pub error: String,
+    pub message: String,
+}

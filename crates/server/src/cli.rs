@@ -82,6 +82,12 @@ enum Admin {
         #[command(subcommand)]
         what: UserCmd,
     },
+    /// Print a single-use enrollment token for a tenant (valid 24 h).
+    EnrollToken {
+        /// Tenant name or id.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -371,6 +377,17 @@ async fn admin(services: &Services, what: Admin) -> anyhow::Result<ExitCode> {
             println!("created user {} ({}) in {}", user.id, user.name, t.name);
             println!("one-time link (valid until {}):", inv.expires_at);
             println!("    {}", inv.link);
+        }
+        Admin::EnrollToken { tenant } => {
+            let t = find_tenant(services, &tenant).await?;
+            let token = services.create_enroll_token(&actor, t.id).await.map_err(invalid)?;
+            println!("{}", token.token);
+            eprintln!(
+                "single-use token for {} (valid until {}); on the host: leitstand-agent enroll --server {} --token <token>",
+                t.name,
+                token.expires_at,
+                services.config().base_url
+            );
         }
         Admin::User { what: UserCmd::Invite { name } } => {
             let n = leitstand_domain::UserName::parse("name", &name).map_err(|e| anyhow!("{e}"))?;

@@ -33,6 +33,8 @@ pub struct Ctx {
     pub csrf: String,
     /// The tenant a staff member picked in the switcher.
     pub selected_tenant: Option<TenantId>,
+    /// The host behind a signed agent request.
+    pub agent: Option<leitstand_store::Host>,
     pub kind: Kind,
     pub path: String,
 }
@@ -85,6 +87,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
+/// Agent routes are called by programs with their own credentials (an
+/// enrollment token, a signature), never by a browser.
+fn is_agent_route(route: &str) -> bool {
+    route.starts_with("/api/agent/")
+}
+
 fn is_safe(m: &Method) -> bool {
     matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -132,6 +140,7 @@ async fn gated(state: &AppState, req: Request, next: Next, info: (Permission, Ki
         source,
         csrf: String::new(),
         selected_tenant: None,
+        agent: None,
         kind,
         path,
     };
@@ -177,7 +186,34 @@ async fn gated(state: &AppState, req: Request, next: Next, info: (Permission, Ki
         },
     };
 
-    if permission != Permission::Public {
+    let mut req = req;
+    if permission == Permission::Agent {
+        // Agent routes take the agent's signature and nothing else.
+        if ctx.actor.is_some() {
+            return refuse(&ctx, &ServiceError::Forbidden, None);
+        }
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
+            let e = ServiceError::BadInput(format!("batch larger than {} bytes", state.config.max_body_bytes));
+            return refuse(&ctx, &e, Some(StatusCode::PAYLOAD_TOO_LARGE));
+        };
+        let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        use leitstand_proto::signing;
+        let sig = leitstand_service::AgentSignature {
+            host: h(signing::HOST),
+            timestamp: h(signing::TIMESTAMP),
+            nonce: h(signing::NONCE),
+            signature: h(signing::SIGNATURE),
+        };
+        match state.services.authenticate_agent(&sig, parts.method.as_str(), parts.uri.path(), &bytes).await {
+            Ok(host) => ctx.agent = Some(host),
+            Err(e) => {
+                state.metrics.agent_refused(&e);
+                return refuse(&ctx, &e, None);
+            }
+        }
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    } else if permission != Permission::Public {
         let Some(a) = &ctx.actor else {
             return refuse(&ctx, &ServiceError::Unauthenticated, None);
         };
@@ -194,8 +230,7 @@ async fn gated(state: &AppState, req: Request, next: Next, info: (Permission, Ki
 
     // CSRF: every state-changing request that a browser could send on its
     // own (cookie-based or anonymous) must carry the token.
-    let mut req = req;
-    if !is_safe(req.method()) && token.is_none() {
+    if !is_safe(req.method()) && token.is_none() && ctx.agent.is_none() && !is_agent_route(route) {
         let presented = match headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) {
             Some(h) => Some(h.to_owned()),
             None => {
@@ -265,7 +300,8 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
     match e {
         ServiceError::NotFound => StatusCode::NOT_FOUND,
         ServiceError::Forbidden => StatusCode::FORBIDDEN,
-        ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ServiceError::Unauthenticated | ServiceError::AgentRefused(_) => StatusCode::UNAUTHORIZED,
+        ServiceError::BadInput(_) => StatusCode::BAD_REQUEST,
         ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
         ServiceError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -279,7 +315,8 @@ pub fn message_key(e: &ServiceError) -> &'static str {
     match e {
         ServiceError::NotFound => "error-not-found",
         ServiceError::Forbidden => "error-forbidden",
-        ServiceError::Unauthenticated => "error-unauthenticated",
+        ServiceError::Unauthenticated | ServiceError::AgentRefused(_) => "error-unauthenticated",
+        ServiceError::BadInput(_) => "error-invalid",
         ServiceError::Invalid(_) => "error-invalid",
         ServiceError::Conflict(_) => "error-conflict",
         ServiceError::Throttled(_) => "error-throttled",
@@ -311,6 +348,8 @@ fn api_code(e: &ServiceError) -> &'static str {
         ServiceError::NotFound => "not_found",
         ServiceError::Forbidden => "forbidden",
         ServiceError::Unauthenticated => "unauthenticated",
+        ServiceError::AgentRefused(_) => "agent_refused",
+        ServiceError::BadInput(_) => "bad_request",
         ServiceError::Invalid(_) => "invalid",
         ServiceError::Conflict(_) => "conflict",
         ServiceError::Throttled(_) => "throttled",
@@ -354,6 +393,7 @@ pub fn error_response(kind: Kind, lang: Lang, e: &ServiceError, path: &str) -> R
                 ServiceError::Unavailable(_) => "the database is unavailable; retry shortly".to_owned(),
                 ServiceError::Internal(_) => "internal error; the server log has details".to_owned(),
                 ServiceError::Conflict(what) => format!("{what} already exists"),
+                ServiceError::AgentRefused(m) | ServiceError::BadInput(m) => m.clone(),
                 other => tr(Lang::En, message_key(other)),
             };
             (status, Json(ApiErrorBody { error: api_code(e), message, fields })).into_response()

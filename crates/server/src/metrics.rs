@@ -19,6 +19,7 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    agent_refused: Mutex<BTreeMap<&'static str, u64>>,
     latency: Mutex<BTreeMap<String, Series>>,
 }
 
@@ -37,6 +38,23 @@ impl Metrics {
                     s.buckets[i] += 1;
                 }
             }
+        }
+    }
+
+    /// Counts a refused agent request by reason.
+    pub fn agent_refused(&self, e: &leitstand_service::ServiceError) {
+        use leitstand_service::ServiceError as E;
+        let reason = match e {
+            E::AgentRefused(m) if m.contains("clock") => "clock_skew",
+            E::AgentRefused(m) if m.contains("replayed") => "replay",
+            E::AgentRefused(m) if m.contains("revoked") => "revoked",
+            E::AgentRefused(m) if m.contains("signature") => "bad_signature",
+            E::AgentRefused(_) => "refused",
+            E::Unauthenticated => "unsigned",
+            _ => "other",
+        };
+        if let Ok(mut m) = self.agent_refused.lock() {
+            *m.entry(reason).or_default() += 1;
         }
     }
 
@@ -68,6 +86,13 @@ impl Metrics {
                 );
                 let _ = writeln!(out, "leitstand_http_request_duration_seconds_sum{{route=\"{p}\"}} {}", s.sum);
                 let _ = writeln!(out, "leitstand_http_request_duration_seconds_count{{route=\"{p}\"}} {}", s.count);
+            }
+        }
+        out.push_str("# HELP leitstand_agent_requests_refused_total Agent requests refused, by reason.\n");
+        out.push_str("# TYPE leitstand_agent_requests_refused_total counter\n");
+        if let Ok(m) = self.agent_refused.lock() {
+            for (reason, n) in m.iter() {
+                let _ = writeln!(out, "leitstand_agent_requests_refused_total{{reason=\"{reason}\"}} {n}");
             }
         }
         out.push_str("# HELP leitstand_db_pool_connections Open database connections.\n");

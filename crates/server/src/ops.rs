@@ -76,6 +76,7 @@ pub async fn not_found(req: Request) -> Response {
         source: String::new(),
         csrf: String::new(),
         selected_tenant: None,
+        agent: None,
         kind: Kind::Web,
         path: req.uri().path().to_owned(),
     };

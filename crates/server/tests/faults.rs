@@ -2,23 +2,11 @@
 
 mod common;
 
+use common::relay;
 use common::TestApp;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-
-/// A TCP relay to PostgreSQL that the test can cut and restore.
-async fn relay(listener: TcpListener, target: String) {
-    let mut conns = tokio::task::JoinSet::new();
-    while let Ok((mut inbound, _)) = listener.accept().await {
-        let target = target.clone();
-        conns.spawn(async move {
-            if let Ok(mut out) = TcpStream::connect(&target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-            }
-        });
-    }
-}
+use tokio::net::TcpListener;
 
 fn host_port(url: &str) -> Option<String> {
     let after = url.split('@').nth(1)?;

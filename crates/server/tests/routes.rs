@@ -10,13 +10,14 @@ use leitstand_server::routes::{self, Kind};
 use serde_json::json;
 
 fn fill(path: &str, w: &World, own: bool) -> String {
-    let (tenant, user, token) = if own { (w.a.0, 0, 0) } else { (w.b.0, w.b_user.0, w.b_token_id) };
+    let (tenant, user, token, host) = if own { (w.a.0, 0, 0, 0) } else { (w.b.0, w.b_user.0, w.b_token_id, w.b_host) };
     let mut out = path.to_owned();
     for seg in path.split('/').filter(|s| s.starts_with('{')) {
         let v = match seg {
             "{tenant}" => tenant.to_string(),
             "{user}" => user.to_string(),
             "{token}" => token.to_string(),
+            "{host}" => host.to_string(),
             "{file}" => "app.css".into(),
             "{code}" => "nonexistent".into(),
             other => panic!("route {path}: the tests do not know the parameter {other}; add it here"),
@@ -41,6 +42,7 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
         ) => {
             json!({})
         }
+        ("POST", "/api/v1/hosts/{host}/revoke" | "/api/v1/tenants/{tenant}/enroll-tokens") => json!({}),
         ("POST", p) if p.starts_with("/app/") => json!({}),
         ("DELETE", _) => json!({}),
         _ => return None,
@@ -213,6 +215,8 @@ async fn cross_tenant(app: TestApp) {
     let berta = app.store.user_for_auth(w.b_user).await.expect("berta");
     assert!(!berta.disabled);
     assert_eq!(app.store.tokens(w.b_user).await.expect("tokens").len(), 2, "B's tokens are untouched");
+    let host = app.store.host_for_agent(leitstand_domain::HostId(w.b_host)).await.expect("b host");
+    assert!(!host.revoked, "B's host is untouched");
 }
 
 #[tokio::test]

@@ -23,6 +23,12 @@ pub enum ServiceError {
     /// Too many failed sign-ins; try again after this many seconds.
     #[error("throttled for {0} s")]
     Throttled(u64),
+    /// An agent request was refused; the message tells its operator why.
+    #[error("agent refused: {0}")]
+    AgentRefused(String),
+    /// Input that cannot be taken, with the reason (e.g. a malformed batch).
+    #[error("bad input: {0}")]
+    BadInput(String),
     /// The store cannot be reached right now.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),

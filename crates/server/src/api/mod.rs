@@ -2,6 +2,7 @@
 //! programs. Each route is in the registry with its permission and types.
 
 mod dto;
+mod hosts;
 
 use crate::app::AppState;
 use crate::http::{ApiError, ApiJson, Ctx};
@@ -17,7 +18,8 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 
 pub fn routes() -> Vec<RouteDef> {
     use Method as M;
-    vec![
+    let mut v = hosts::routes();
+    v.extend([
         route(M::GET, "/api/v1/openapi.json", P::Public, Kind::Api, "This document.", openapi),
         route(M::GET, "/api/v1/me", P::SignedIn, Kind::Api, "The user the token belongs to.", me).gives::<MeDto>(),
         route(M::GET, "/api/v1/tenants", P::TenantsRead, Kind::Api, "Tenants in the caller's scope.", tenants)
@@ -128,7 +130,8 @@ pub fn routes() -> Vec<RouteDef> {
         )
         .takes::<TotpPolicyDto>()
         .gives::<TotpPolicyDto>(),
-    ]
+    ]);
+    v
 }
 
 async fn openapi() -> Json<serde_json::Value> {

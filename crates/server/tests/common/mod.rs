@@ -179,6 +179,24 @@ pub struct World {
     pub b: TenantId,
     pub b_user: UserId,
     pub b_token_id: i64,
+    pub b_host: i64,
+}
+
+impl TestApp {
+    /// Enrols a host into `tenant` the way an agent does; returns its id and key.
+    pub async fn host(&self, admin: &Actor, tenant: TenantId, name: &str) -> (i64, ed25519_dalek::SigningKey) {
+        let token = self.services.create_enroll_token(admin, tenant).await.expect("token");
+        let key = leitstand_agent::identity::new_key();
+        let req = leitstand_proto::EnrollRequest {
+            token: token.token,
+            name: name.into(),
+            os: "Debian GNU/Linux 12 (bookworm)".into(),
+            public_key: leitstand_agent::identity::public_hex(&key),
+            protocol: leitstand_proto::PROTOCOL_VERSION,
+        };
+        let (host, _) = self.services.enroll_host(&req, "test").await.expect("enrol");
+        (host.id.0, key)
+    }
 }
 
 pub async fn world(app: &TestApp) -> World {
@@ -197,7 +215,9 @@ pub async fn world(app: &TestApp) -> World {
     app.user(&admin, b, "bodo", "customer_member").await;
     let berta = app.actor("berta").await;
     let tok = app.services.create_api_token(&berta, "b-secret", None).await.expect("token");
-    World { a, b, b_user, b_token_id: tok.info.id.0 }
+    app.host(&admin, a, "a-web-01").await;
+    let (b_host, _) = app.host(&admin, b, "b-db-01").await;
+    World { a, b, b_user, b_token_id: tok.info.id.0, b_host }
 }
 
 /// Every role with the name of a user who holds it in the fixture.
@@ -208,3 +228,16 @@ pub const ROLE_USERS: [(&str, &str); 5] = [
     ("customer_admin", "anna"),
     ("customer_member", "arne"),
 ];
+
+/// A TCP relay that a test can cut (abort the task) and restore (bind again).
+pub async fn relay(listener: tokio::net::TcpListener, target: String) {
+    let mut conns = tokio::task::JoinSet::new();
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        let target = target.clone();
+        conns.spawn(async move {
+            if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+            }
+        });
+    }
+}

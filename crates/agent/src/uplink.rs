@@ -1,0 +1,131 @@
+//! The uplink: enrolls the agent, then sends the spool's records to the
+//! server in signed batches and forgets them only once acknowledged.
+//!
+//! The agent opens every connection; the server never connects to the host.
+
+use crate::identity::{new_key, public_hex, Identity};
+use crate::spool::Spool;
+use leitstand_proto::{Ack, AgentError, Batch, EnrollRequest, EnrollResponse, Sequenced, PROTOCOL_VERSION};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub const ENROLL_PATH: &str = "/api/agent/v1/enroll";
+pub const BATCH_PATH: &str = "/api/agent/v1/batches";
+
+/// Why a send did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No answer: the server or the network is away. Try again later.
+    #[error("server unreachable: {0}")]
+    Unreachable(String),
+    /// The server refuses this agent (revoked, unknown, bad signature, clock
+    /// skew). Sending again will not help; the operator must act.
+    #[error("refused by the server ({status}): {message}")]
+    Refused { status: u16, message: String },
+    /// The server could not take the batch (bad input, too large, overload).
+    #[error("batch not accepted ({status}): {message}")]
+    Rejected { status: u16, message: String },
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn http() -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(10)).timeout(Duration::from_secs(60)).build()
+}
+
+fn error_of(e: ureq::Error) -> SendError {
+    match e {
+        ureq::Error::Status(status, resp) => {
+            let message = resp
+                .into_string()
+                .ok()
+                .and_then(|t| serde_json::from_str::<AgentError>(&t).map(|e| e.message).ok().or(Some(t)))
+                .unwrap_or_default();
+            if matches!(status, 401 | 403 | 404) {
+                SendError::Refused { status, message }
+            } else {
+                SendError::Rejected { status, message }
+            }
+        }
+        ureq::Error::Transport(t) => SendError::Unreachable(t.to_string()),
+    }
+}
+
+/// Enrolls with a single-use token: makes the key pair, registers the public
+/// key, and returns the identity to save.
+pub fn enroll(server: &str, token: &str, name: &str, os: &str) -> Result<(Identity, EnrollResponse), SendError> {
+    let key = new_key();
+    let req = EnrollRequest {
+        token: token.to_owned(),
+        name: name.to_owned(),
+        os: os.to_owned(),
+        public_key: public_hex(&key),
+        protocol: PROTOCOL_VERSION,
+    };
+    let url = format!("{}{ENROLL_PATH}", server.trim_end_matches('/'));
+    let resp: EnrollResponse = http()
+        .post(&url)
+        .send_json(&req)
+        .map_err(error_of)?
+        .into_json()
+        .map_err(|e| SendError::Rejected { status: 200, message: e.to_string() })?;
+    Ok((Identity::new(server.trim_end_matches('/').to_owned(), resp.host_id, key), resp))
+}
+
+pub struct Uplink {
+    identity: Identity,
+    http: ureq::Agent,
+    /// Most records per batch.
+    pub max_records: usize,
+    /// About this many bytes of records per batch.
+    pub max_bytes: usize,
+}
+
+impl Uplink {
+    pub fn new(identity: Identity) -> Self {
+        Self { identity, http: http(), max_records: 500, max_bytes: 512 * 1024 }
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The signed request of one batch: (URL, headers, body).
+    pub fn prepare(&self, records: Vec<Sequenced>) -> (String, Vec<(&'static str, String)>, Vec<u8>) {
+        let body = serde_json::to_vec(&Batch { protocol: PROTOCOL_VERSION, records }).unwrap_or_default();
+        let headers = self.identity.sign("POST", BATCH_PATH, &body, now_ms());
+        (format!("{}{BATCH_PATH}", self.identity.server), headers, body)
+    }
+
+    /// Sends one batch; the answer says up to which sequence it is stored.
+    pub fn send(&self, records: Vec<Sequenced>) -> Result<Ack, SendError> {
+        let (url, headers, body) = self.prepare(records);
+        let mut req = self.http.post(&url).set("content-type", "application/json");
+        for (k, v) in &headers {
+            req = req.set(k, v);
+        }
+        req.send_bytes(&body)
+            .map_err(error_of)?
+            .into_json()
+            .map_err(|e| SendError::Rejected { status: 200, message: e.to_string() })
+    }
+
+    /// Sends everything the spool holds, batch by batch, acknowledging as it
+    /// goes; returns how many records went.
+    pub fn flush(&self, spool: &mut Spool) -> Result<usize, SendError> {
+        let mut sent = 0;
+        loop {
+            let batch = spool
+                .pending(self.max_records, self.max_bytes)
+                .map_err(|e| SendError::Rejected { status: 0, message: format!("cannot read the spool: {e}") })?;
+            if batch.is_empty() {
+                return Ok(sent);
+            }
+            let n = batch.len();
+            let ack = self.send(batch)?;
+            spool.ack(ack.up_to).map_err(|e| SendError::Rejected { status: 0, message: format!("spool: {e}") })?;
+            sent += n;
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The agent's uplink against the real server: enrollment, signed batches,
+//! outages, lost acknowledgements, revocation, replay, clock skew and bad
+//! batches. The agent library runs on blocking threads, as in the agent.
+
+mod common;
+
+use common::{relay, TestApp};
+use leitstand_agent::identity::Identity;
+use leitstand_agent::spool::{Spool, SpoolLimits};
+use leitstand_agent::uplink::{self, SendError, Uplink};
+use leitstand_domain::{HostId, TenantId};
+use leitstand_proto::{Record, Sample};
+use leitstand_store::TenantScope;
+use tokio::net::TcpListener;
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking task")
+}
+
+struct Agent {
+    uplink: Uplink,
+    spool: Spool,
+    _dir: tempfile::TempDir,
+}
+
+/// Enrols an agent with a fresh token through `server` (the app or a relay).
+async fn enrolled(app: &TestApp, tenant: TenantId, server: String) -> Agent {
+    let admin = app.services.cli_actor().await.expect("admin");
+    let token = app.services.create_enroll_token(&admin, tenant).await.expect("token").token;
+    let (identity, resp) =
+        blocking(move || uplink::enroll(&server, &token, "web-01", "Debian 12")).await.expect("enrol");
+    assert_eq!(resp.interval_secs, 10);
+    let dir = tempfile::tempdir().expect("dir");
+    identity.save(dir.path()).expect("save");
+    let identity = Identity::load(dir.path()).expect("load").expect("saved");
+    let spool = Spool::open(&dir.path().join("spool"), SpoolLimits::default()).expect("spool");
+    Agent { uplink: Uplink::new(identity), spool, _dir: dir }
+}
+
+fn record(i: i64) -> Record {
+    Record::Metrics {
+        at_ms: 1_790_000_000_000 + i * 10_000,
+        samples: vec![Sample::new("cpu_usage_percent", i as f64).with("cpu", "total")],
+    }
+}
+
+async fn flush(mut a: Agent) -> (Agent, Result<usize, SendError>) {
+    blocking(move || {
+        let r = a.uplink.flush(&mut a.spool);
+        (a, r)
+    })
+    .await
+}
+
+async fn stored(app: &TestApp, host: i64) -> Vec<f64> {
+    let since = jiff::Timestamp::from_second(1_780_000_000).expect("ts");
+    let until = jiff::Timestamp::from_second(1_800_000_000).expect("ts");
+    app.store
+        .samples(&TenantScope::All, HostId(host), "cpu_usage_percent", since, until)
+        .await
+        .expect("samples")
+        .into_iter()
+        .map(|s| s.value)
+        .collect()
+}
+
+async fn setup() -> (TestApp, TenantId) {
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let a = app.tenant(&admin, "Kunde A").await;
+    (app, a)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sample_arrives_once_after_the_server_was_away() {
+    let (app, tenant) = setup().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let target = app.url.trim_start_matches("http://").to_owned();
+    let mut cut = tokio::spawn(relay(listener, target.clone()));
+    let mut agent = enrolled(&app, tenant, format!("http://{addr}")).await;
+    let host = agent.uplink.identity().host_id;
+    for i in 1..=5 {
+        agent.spool.append(&record(i)).expect("append");
+    }
+    let (mut agent, sent) = flush(agent).await;
+    assert_eq!(sent.expect("sent"), 5);
+    assert_eq!(stored(&app, host).await.len(), 5);
+
+    cut.abort(); // the server is away
+    let _ = (&mut cut).await;
+    for i in 6..=40 {
+        agent.spool.append(&record(i)).expect("append");
+    }
+    let (agent, sent) = flush(agent).await;
+    assert!(matches!(sent, Err(SendError::Unreachable(_))), "{sent:?}");
+    assert_eq!(stored(&app, host).await.len(), 5, "nothing new arrived while away");
+
+    let listener = TcpListener::bind(addr).await.expect("rebind");
+    let _back = tokio::spawn(relay(listener, target));
+    let (mut agent, sent) = flush(agent).await;
+    assert_eq!(sent.expect("sent"), 35);
+    let values = stored(&app, host).await;
+    assert_eq!(values, (1..=40).map(|i| i as f64).collect::<Vec<_>>(), "all, once, in order");
+    assert!(agent.spool.pending(10, usize::MAX).expect("pending").is_empty());
+    agent.spool.append(&record(41)).expect("append");
+    let h = app.store.host_for_agent(HostId(host)).await.expect("host");
+    assert!(h.last_seen.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_acknowledgement_causes_no_duplicate() {
+    let (app, tenant) = setup().await;
+    let mut agent = enrolled(&app, tenant, app.url.clone()).await;
+    let host = agent.uplink.identity().host_id;
+    for i in 1..=3 {
+        agent.spool.append(&record(i)).expect("append");
+    }
+    // The server stores the batch, but the agent dies before it reads the ack.
+    let (agent, ack) = blocking(move || {
+        let batch = agent.spool.pending(100, usize::MAX).expect("pending");
+        let ack = agent.uplink.send(batch);
+        (agent, ack)
+    })
+    .await;
+    assert_eq!(ack.expect("ack").up_to, 3);
+    // Restarted, it sends the same records again.
+    let (agent, sent) = flush(agent).await;
+    assert_eq!(sent.expect("resent"), 3);
+    assert_eq!(stored(&app, host).await, vec![1.0, 2.0, 3.0], "stored once");
+    assert!(agent.spool.pending(10, usize::MAX).expect("pending").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_agent_is_refused_and_told_why() {
+    let (app, tenant) = setup().await;
+    let mut agent = enrolled(&app, tenant, app.url.clone()).await;
+    let host = agent.uplink.identity().host_id;
+    let token = app.token("admin").await;
+    let r = app
+        .api()
+        .post(app.at(&format!("/api/v1/hosts/{host}/revoke")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status(), 200);
+    agent.spool.append(&record(1)).expect("append");
+    let (agent, sent) = flush(agent).await;
+    match sent {
+        Err(SendError::Refused { status: 401, message }) => assert!(message.contains("revoked"), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(agent.spool.pending(10, usize::MAX).expect("pending").len(), 1, "kept, not lost");
+    let m = app.api().get(app.at("/metrics")).send().await.expect("metrics").text().await.expect("body");
+    assert!(m.contains("leitstand_agent_requests_refused_total{reason=\"revoked\"} 1"), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_and_skewed_requests_are_refused() {
+    let (app, tenant) = setup().await;
+    let mut agent = enrolled(&app, tenant, app.url.clone()).await;
+    agent.spool.append(&record(1)).expect("append");
+    let batch = agent.spool.pending(10, usize::MAX).expect("pending");
+    let (url, headers, body) = agent.uplink.prepare(batch.clone());
+    let send = |headers: Vec<(&'static str, String)>, body: Vec<u8>| {
+        let c = app.api();
+        let mut req = c.post(&url).header("content-type", "application/json").body(body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    assert_eq!(send(headers.clone(), body.clone()).await.expect("first").status(), 200);
+    let again = send(headers.clone(), body.clone()).await.expect("replay");
+    assert_eq!(again.status(), 401);
+    assert!(again.text().await.expect("body").contains("replayed"));
+
+    // A body changed in transit does not match the signature.
+    let (_, headers2, _) = agent.uplink.prepare(batch.clone());
+    let mut tampered = body.clone();
+    let pos = tampered.iter().position(|b| *b == b'1').expect("a digit");
+    tampered[pos] = b'9';
+    let r = send(headers2, tampered).await.expect("tampered");
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.expect("body").contains("signature"));
+
+    // A clock ten minutes behind gets a message about the clock.
+    let (_, mut skewed, body3) = agent.uplink.prepare(batch);
+    let late = (app.now().as_millisecond() - 10 * 60 * 1000).to_string();
+    for h in skewed.iter_mut().filter(|(k, _)| *k == leitstand_proto::signing::TIMESTAMP) {
+        h.1 = late.clone();
+    }
+    let r = send(skewed, body3).await.expect("skewed");
+    assert_eq!(r.status(), 401);
+    let text = r.text().await.expect("body");
+    assert!(text.contains("clock is 600 s behind") && text.contains("NTP"), "{text}");
+
+    // Unsigned requests are refused too.
+    let r = app.api().post(app.at("/api/agent/v1/batches")).body("{}").send().await.expect("unsigned");
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_batches_get_400_or_413_and_other_agents_go_on() {
+    let (app, tenant) = setup().await;
+    let bad = enrolled(&app, tenant, app.url.clone()).await;
+    let mut good = enrolled(&app, tenant, app.url.clone()).await;
+    let identity = bad.uplink.identity();
+    let post = |body: Vec<u8>| {
+        let headers = identity.sign("POST", uplink::BATCH_PATH, &body, app.now().as_millisecond());
+        let mut req = app.api().post(app.at(uplink::BATCH_PATH)).header("content-type", "application/json").body(body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    let r = post(b"{not json".to_vec()).await.expect("garbage");
+    assert_eq!(r.status(), 400);
+    let bad_name = serde_json::to_vec(&serde_json::json!({
+        "protocol": 1,
+        "records": [{ "seq": 1, "record": { "kind": "metrics", "at_ms": 1, "samples": [{ "name": "rm -rf", "value": 1.0 }] } }]
+    }))
+    .expect("json");
+    let r = post(bad_name).await.expect("bad name");
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("body").contains("metric name"));
+    let r = post(vec![b' '; 2 * 1024 * 1024]).await.expect("huge");
+    assert_eq!(r.status(), 413);
+    // The other agent is not affected.
+    good.spool.append(&record(1)).expect("append");
+    let (_, sent) = flush(good).await;
+    assert_eq!(sent.expect("sent"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrollment_token_enrols_one_host_only() {
+    let (app, tenant) = setup().await;
+    let admin = app.services.cli_actor().await.expect("admin");
+    let token = app.services.create_enroll_token(&admin, tenant).await.expect("token").token;
+    let (server, t1, t2) = (app.url.clone(), token.clone(), token);
+    let first = blocking(move || uplink::enroll(&server, &t1, "one", "Debian 12")).await;
+    assert!(first.is_ok());
+    let server = app.url.clone();
+    let second = blocking(move || uplink::enroll(&server, &t2, "two", "Debian 12")).await;
+    match second {
+        Err(SendError::Refused { message, .. }) => assert!(message.contains("unknown, used or expired"), "{message}"),
+        other => panic!("expected a refusal, got {:?}", other.map(|(i, _)| i.host_id)),
+    }
+    let hosts = app.services.hosts(&admin, Some(tenant)).await.expect("hosts");
+    assert_eq!(hosts.len(), 1);
+    assert_eq!(hosts[0].tenant, tenant, "the token bound the host to its tenant");
+}
