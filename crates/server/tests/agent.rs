@@ -251,3 +251,56 @@ async fn an_enrollment_token_enrols_one_host_only() {
     assert_eq!(hosts.len(), 1);
     assert_eq!(hosts[0].tenant, tenant, "the token bound the host to its tenant");
 }
+
+/// The agent binary, built by the same `cargo test --workspace` run.
+fn agent_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?; // target/debug/deps/.. → target/debug
+    let bin = dir.join("leitstand-agent");
+    bin.exists().then_some(bin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_process_enrols_collects_and_delivers() {
+    let Some(bin) = agent_binary() else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "leitstand-agent not built next to the tests");
+        eprintln!("SKIPPED: build leitstand-agent first (cargo build -p leitstand-agent)");
+        return;
+    };
+    let (app, tenant) = setup().await;
+    let admin = app.services.cli_actor().await.expect("admin");
+    let token = app.services.create_enroll_token(&admin, tenant).await.expect("token").token;
+    let state = tempfile::tempdir().expect("state");
+    let config = state.path().join("agent.toml");
+    std::fs::write(&config, "interval_secs = 5\n").expect("config");
+    let run = |args: Vec<String>| {
+        let bin = bin.clone();
+        let (config, state) = (config.clone(), state.path().to_owned());
+        blocking(move || {
+            std::process::Command::new(bin)
+                .arg("--config")
+                .arg(config)
+                .arg("--state")
+                .arg(state)
+                .args(args)
+                .output()
+                .expect("run agent")
+        })
+    };
+    let out = run(vec!["enroll".into(), "--server".into(), app.url.clone(), "--token".into(), token]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("enrolled as host"));
+    let out = run(vec!["run".into(), "--rounds".into(), "2".into()]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let hosts = app.services.hosts(&admin, Some(tenant)).await.expect("hosts");
+    assert_eq!(hosts.len(), 1);
+    let since = app.now() - jiff::SignedDuration::from_hours(1);
+    let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    for metric in ["mem_used_bytes", "load1", "fs_used_bytes", "cpu_usage_percent"] {
+        let s = app.store.samples(&TenantScope::All, hosts[0].id, metric, since, until).await.expect("samples");
+        assert!(!s.is_empty(), "{metric} arrived");
+    }
+    let status = run(vec!["spool-status".into()]).await;
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("acked up to 4"), "two rounds of metrics and heartbeat were acknowledged: {text}");
+}
