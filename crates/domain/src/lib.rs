@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod host;
 pub mod ids;
 pub mod lang;
 pub mod names;

@@ -149,13 +149,19 @@ mod tests {
             }
         }
         // Keys made from a prefix and a value.
+        use leitstand_domain::host::HostStatus;
         use leitstand_domain::{Role, SecurityPlan, SocPackage};
         let composed = SecurityPlan::ALL
             .iter()
             .map(|p| format!("plan-{}", p.as_str()))
             .chain(SocPackage::ALL.iter().map(|p| format!("soc-{}", p.as_str())))
             .chain(Role::ALL.iter().map(|r| format!("role-{}", r.as_str().replace('_', "-"))))
-            .chain(["label-kind-provider".to_owned(), "label-kind-customer".to_owned()]);
+            .chain(["label-kind-provider".to_owned(), "label-kind-customer".to_owned()])
+            .chain(
+                [HostStatus::Up, HostStatus::Down, HostStatus::Waiting, HostStatus::Revoked]
+                    .iter()
+                    .map(|s| format!("label-status-{}", s.as_str())),
+            );
         for key in composed {
             for lang in Lang::ALL {
                 if !has(lang, &key) {

@@ -47,6 +47,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../assets/app.js")),
     ("htmx-2.0.4.min.js", "text/javascript; charset=utf-8", include_bytes!("../assets/vendor/htmx-2.0.4.min.js")),
     ("logo.svg", "image/svg+xml", include_bytes!("../assets/logo.svg")),
+    ("uplot-1.6.32.min.js", "text/javascript; charset=utf-8", include_bytes!("../assets/vendor/uplot-1.6.32.min.js")),
+    ("uplot-1.6.32.min.css", "text/css; charset=utf-8", include_bytes!("../assets/vendor/uplot-1.6.32.min.css")),
+    ("charts.js", "text/javascript; charset=utf-8", include_bytes!("../assets/charts.js")),
 ];
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -117,7 +117,44 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
     Ok(IngestBatch { host, records, at })
 }
 
+/// A host with its state and newest figures, for lists.
+#[derive(Debug, Clone)]
+pub struct HostOverview {
+    pub host: Host,
+    pub status: leitstand_domain::host::HostStatus,
+    pub cpu_percent: Option<f64>,
+    pub mem_percent: Option<f64>,
+    /// The fullest file system.
+    pub disk_percent: Option<f64>,
+}
+
 impl Services {
+    /// Hosts with status and CPU, RAM and disk at a glance.
+    pub async fn host_overviews(&self, actor: &Actor, tenant: Option<TenantId>) -> Result<Vec<HostOverview>> {
+        let hosts = self.hosts(actor, tenant).await?;
+        let latest = self
+            .store
+            .latest_samples(actor.scope(), &["cpu_usage_percent", "mem_used_percent", "fs_used_percent"])
+            .await?;
+        let interval = SignedDuration::from_secs(DEFAULT_INTERVAL_SECS as i64);
+        Ok(hosts
+            .into_iter()
+            .map(|host| {
+                let id = host.id;
+                let of = |name: &'static str| latest.iter().filter(move |(h, s)| *h == id && s.name == name);
+                HostOverview {
+                    status: leitstand_domain::host::host_status(host.last_seen, host.revoked, self.now(), interval),
+                    cpu_percent: of("cpu_usage_percent")
+                        .find(|(_, s)| s.labels.contains("\"total\""))
+                        .map(|(_, s)| s.value),
+                    mem_percent: of("mem_used_percent").map(|(_, s)| s.value).next(),
+                    disk_percent: of("fs_used_percent").map(|(_, s)| s.value).reduce(f64::max),
+                    host,
+                }
+            })
+            .collect())
+    }
+
     /// A single-use token that enrols one host into `tenant`.
     pub async fn create_enroll_token(&self, actor: &Actor, tenant: TenantId) -> Result<EnrollToken> {
         actor.require(Permission::HostsManage)?;

@@ -18,7 +18,7 @@ pub use audit::{AuditPage, ChainReport};
 pub use auth::{SignIn, SignedIn};
 pub use crypto::SecretKey;
 pub use error::ServiceError;
-pub use hosts::{AgentSignature, EnrollToken, MAX_RECORDS_PER_BATCH};
+pub use hosts::{AgentSignature, EnrollToken, HostOverview, MAX_RECORDS_PER_BATCH};
 pub use tenants::{NewTenantInput, PlanInput};
 pub use tokens::CreatedToken;
 pub use totp::{TotpSetup, TOTP_ISSUER};

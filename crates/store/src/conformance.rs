@@ -261,6 +261,11 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
     let cpu = store.samples(&sa, host.id, "cpu", at(0), at(100)).await.expect("samples");
     assert_eq!(cpu.iter().map(|s| s.value).collect::<Vec<_>>(), vec![10.0, 20.0, 30.0], "no duplicates, no rewrites");
     assert!(store.samples(&sb, host.id, "cpu", at(0), at(100)).await.expect("other tenant").is_empty());
+    let latest = store.latest_samples(&sa, &["cpu", "load1"]).await.expect("latest");
+    let cpu_now: Vec<f64> = latest.iter().filter(|(_, s)| s.name == "cpu").map(|(_, s)| s.value).collect();
+    assert_eq!(cpu_now, vec![30.0], "the newest value only");
+    assert!(latest.iter().all(|(h, _)| *h == host.id));
+    assert!(store.latest_samples(&sb, &["cpu"]).await.expect("latest").is_empty());
     assert_eq!(store.host_for_agent(host.id).await.expect("host").last_seen, Some(at(41)));
 
     assert!(matches!(

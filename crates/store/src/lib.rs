@@ -145,6 +145,8 @@ pub trait HostStore: Send + Sync {
     /// Stores the records not stored before and returns the highest sequence
     /// the host has stored (the acknowledgement).
     async fn ingest(&self, batch: &IngestBatch) -> Result<u64>;
+    /// The newest sample of every series named in `names`, per host in scope.
+    async fn latest_samples(&self, scope: &TenantScope, names: &[&str]) -> Result<Vec<(HostId, StoredSample)>>;
     /// Samples of one host and metric in a time range, oldest first.
     async fn samples(
         &self,

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod audit;
+mod hosts;
 mod profile;
 
 pub use audit::AuditQuery;
@@ -23,6 +24,7 @@ pub type WebResult = Result<Response, WebError>;
 pub fn routes() -> Vec<RouteDef> {
     let mut v = account::routes();
     v.extend(admin::routes());
+    v.extend(hosts::routes());
     v.extend(profile::routes());
     v.extend(audit::routes());
     v
@@ -95,8 +97,9 @@ pub async fn page(state: &AppState, ctx: &Ctx, title_key: &str, flash: Option<&s
     if let Some(a) = &ctx.actor {
         user_name = a.user.display_name.clone();
         role_label = tr(lang, &format!("role-{}", a.user.role.as_str().replace('_', "-")));
-        let items: [(&'static str, &str, Permission); 6] = [
+        let items: [(&'static str, &str, Permission); 7] = [
             ("/app", "nav-overview", Permission::SignedIn),
+            ("/app/hosts", "nav-hosts", Permission::HostsRead),
             ("/app/tenants", "nav-tenants", Permission::TenantsRead),
             ("/app/users", "nav-users", Permission::UsersRead),
             ("/app/audit", "nav-audit", Permission::AuditRead),
