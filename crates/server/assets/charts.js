@@ -4,6 +4,8 @@
   "use strict";
   let minutes = 60;
   const charts = [];
+  // For tests and the curious: the live charts of this page.
+  window.leitstandCharts = charts;
 
   function seriesKey(labels, by) {
     return by ? (labels[by] || "") : "";
@@ -39,18 +41,27 @@
     const { data, series } = build(el, await resp.json());
     el.classList.toggle("empty", data[0].length === 0);
     const key = series.map((s) => s.label).join("|");
-    if (!c.plot || c.key !== key) {
+    if (!c.plot || c.key !== key || c.minutes !== minutes) {
       if (c.plot) c.plot.destroy();
       const unit = el.dataset.unit || "";
+      const tz = el.dataset.tz || undefined;
+      const lang = document.documentElement.lang || "de";
+      const short = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", timeZone: tz });
+      const long = new Intl.DateTimeFormat(lang, { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", timeZone: tz });
       c.plot = new uPlot({
         width: el.clientWidth || 600,
         height: 200,
         series,
-        axes: [{}, { values: (u, vals) => vals.map((v) => v + (unit ? " " + unit : "")), size: 70 }],
+        tzDate: (ts) => (tz ? uPlot.tzDate(new Date(ts * 1e3), tz) : new Date(ts * 1e3)),
+        axes: [
+          { values: (u, vals) => vals.map((v) => (minutes > 1440 ? long : short).format(new Date(v * 1000))) },
+          { values: (u, vals) => vals.map((v) => v + (unit ? " " + unit : "")), size: 70 },
+        ],
         scales: { x: { time: true } },
         legend: { show: series.length > 2 },
       }, data, el);
       c.key = key;
+      c.minutes = minutes;
     } else {
       c.plot.setData(data);
     }

@@ -132,6 +132,10 @@ impl Driver {
         self.cmd(reqwest::Method::GET, &format!("/element/{id}/text"), None).await.as_str().unwrap_or("").to_owned()
     }
 
+    async fn script(&self, js: &str) -> Value {
+        self.cmd(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": js, "args": [] }))).await
+    }
+
     async fn url(&self) -> String {
         self.cmd(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or("").to_owned()
     }
@@ -276,4 +280,73 @@ async fn screenshots(d: &Driver, app: &TestApp) {
             d.shot(&format!("{name}{suffix}")).await;
         }
     }
+}
+
+/// Points in each chart of the host page.
+async fn points(d: &Driver) -> Vec<i64> {
+    let v = d.script("return (window.leitstandCharts || []).map(c => c.plot ? c.plot.data[0].length : -1);").await;
+    v.as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_new_host_appears_and_its_chart_updates_live() {
+    let Some(d) = Driver::start().await else { return };
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Stadtwerke Musterstadt GmbH").await;
+    d.go(&app.at("/login")).await;
+    d.fill("input[name=name]", "admin").await;
+    d.fill("input[name=password]", common::PASSWORD).await;
+    d.click("button.primary").await;
+    d.wait_for_path("/app").await;
+
+    let (id, _) = app.host(&admin, tenant, "web-01.musterstadt.de").await;
+    let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
+    let now = jiff::Timestamp::now().as_millisecond();
+    let record = |seq: u64, minutes_ago: i64, cpu: f64| leitstand_proto::Sequenced {
+        seq,
+        record: leitstand_proto::Record::Metrics {
+            at_ms: now - minutes_ago * 60_000,
+            samples: vec![
+                leitstand_proto::Sample::new("cpu_usage_percent", cpu).with("cpu", "total"),
+                leitstand_proto::Sample::new("mem_used_percent", 40.0 + cpu / 4.0),
+                leitstand_proto::Sample::new("load1", cpu / 30.0),
+                leitstand_proto::Sample::new("fs_used_percent", 63.0).with("mount", "/"),
+                leitstand_proto::Sample::new("net_rx_bytes_per_second", 1000.0 * cpu).with("iface", "eth0"),
+            ],
+        },
+    };
+    let batch = |records| leitstand_proto::Batch { protocol: leitstand_proto::PROTOCOL_VERSION, records };
+    let history: Vec<_> = (0..30).map(|i| record(i + 1, 30 - i as i64, 20.0 + (i as f64 / 3.0).sin() * 15.0)).collect();
+    app.services.ingest_batch(&host, batch(history)).await.expect("ingest");
+
+    d.go(&app.at("/app/hosts")).await;
+    let list = d.source().await;
+    assert!(list.contains("web-01.musterstadt.de") && list.contains("Erreichbar"), "the new host is listed as up");
+    d.shot("hosts").await;
+    d.go(&app.at(&format!("/app/hosts/{id}"))).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let before = loop {
+        let p = points(&d).await;
+        if p.first().is_some_and(|n| *n > 0) {
+            break p[0];
+        }
+        assert!(Instant::now() < deadline, "charts did not load: {p:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(before, 30);
+    d.shot("host").await;
+
+    // A new measurement arrives; the chart shows it without a reload.
+    app.services.ingest_batch(&host, batch(vec![record(31, 0, 55.0)])).await.expect("ingest");
+    let deadline = Instant::now() + Duration::from_secs(25);
+    loop {
+        let p = points(&d).await;
+        if p.first().is_some_and(|n| *n > before) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the chart did not update: {p:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(d.url().await.ends_with(&format!("/app/hosts/{id}")), "no reload, no navigation");
 }
