@@ -241,3 +241,19 @@ pub async fn relay(listener: tokio::net::TcpListener, target: String) {
         });
     }
 }
+
+/// The status of a POST that announces a body of `len` bytes, read before
+/// any of the body is sent (so a server that refuses at once cannot break
+/// the pipe under a client still writing).
+pub async fn announced_post_status(app: &TestApp, path: &str, headers: &[(&str, &str)], len: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\n{extra}\r\n");
+    s.write_all(head.as_bytes()).await.expect("write head");
+    let mut buf = vec![0u8; 64];
+    let n = s.read(&mut buf).await.expect("read");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no status in {line:?}"))
+}
