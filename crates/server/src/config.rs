@@ -34,6 +34,9 @@ pub struct Config {
     pub provider_name: String,
     /// User name of the first provider admin.
     pub admin_name: String,
+    /// The agent binary served to hosts; default: `leitstand-agent` beside
+    /// the server binary.
+    pub agent_binary: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             trust_forwarded_for: false,
             provider_name: "Leitstand Provider".into(),
             admin_name: "admin".into(),
+            agent_binary: None,
         }
     }
 }
@@ -119,6 +123,9 @@ impl Config {
         if let Some(v) = get("LEITSTAND_MAX_BODY_BYTES") {
             self.max_body_bytes =
                 v.parse().map_err(|e| ConfigError::Env("LEITSTAND_MAX_BODY_BYTES", format!("{e}")))?;
+        }
+        if let Some(v) = get("LEITSTAND_AGENT_BINARY") {
+            self.agent_binary = Some(v.into());
         }
         if let Some(v) = get("LEITSTAND_TRUST_FORWARDED_FOR") {
             self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");

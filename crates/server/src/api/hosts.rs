@@ -91,8 +91,10 @@ pub struct EnrollTokenDto {
     /// Shown once; valid for one host until `expires_at`.
     pub token: String,
     pub expires_at: String,
-    /// The agent command that enrols a host with this token.
+    /// The one-line install command for the host (downloads, enrols, starts).
     pub command: String,
+    /// The enrol command where the agent is installed already.
+    pub agent_command: String,
 }
 
 async fn enroll(
@@ -161,10 +163,8 @@ async fn samples(
 
 async fn enroll_token(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> ApiResult<EnrollTokenDto> {
     let t = s.services.create_enroll_token(ctx.actor()?, TenantId(id)).await?;
-    let command = format!(
-        "leitstand-agent enroll --server {} --token {}",
-        s.services.config().base_url.trim_end_matches('/'),
-        t.token
-    );
-    Ok(Json(EnrollTokenDto { token: t.token, expires_at: t.expires_at.to_string(), command }))
+    let server = s.services.config().base_url.trim_end_matches('/').to_owned();
+    let command = format!("curl -fsSL '{server}/install.sh?token={}' | sudo sh", t.token);
+    let agent_command = format!("leitstand-agent enroll --server {server} --token {}", t.token);
+    Ok(Json(EnrollTokenDto { token: t.token, expires_at: t.expires_at.to_string(), command, agent_command }))
 }

@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod audit;
 mod hosts;
+mod install;
 mod profile;
 
 pub use audit::AuditQuery;
@@ -25,6 +26,7 @@ pub fn routes() -> Vec<RouteDef> {
     let mut v = account::routes();
     v.extend(admin::routes());
     v.extend(hosts::routes());
+    v.extend(install::routes());
     v.extend(profile::routes());
     v.extend(audit::routes());
     v

@@ -1,0 +1,96 @@
+//! The install and uninstall scripts and the agent download (AGT-1): a
+//! customer runs `curl -fsSL <server>/install.sh?token=… | sudo sh`.
+
+use crate::app::AppState;
+use crate::routes::{route, Kind, RouteDef};
+use axum::extract::{Query, State};
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use leitstand_domain::Permission as P;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+
+pub fn routes() -> Vec<RouteDef> {
+    use Method as M;
+    vec![
+        route(M::GET, "/install.sh", P::Public, Kind::Ops, "Agent install script for an enrollment token.", install),
+        route(M::GET, "/uninstall.sh", P::Public, Kind::Ops, "Agent uninstall script.", uninstall),
+        route(M::GET, "/downloads/leitstand-agent", P::Public, Kind::Ops, "The agent binary (Linux x86_64).", binary),
+        route(
+            M::GET,
+            "/downloads/leitstand-agent.sha256",
+            P::Public,
+            Kind::Ops,
+            "SHA-256 of the agent binary.",
+            digest,
+        ),
+    ]
+}
+
+const INSTALL: &str = include_str!("../../scripts/install.sh");
+const UNINSTALL: &str = include_str!("../../scripts/uninstall.sh");
+
+fn script(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// Tokens are our own random base32 text; anything else never reaches a shell.
+fn plausible_token(t: &str) -> bool {
+    (20..=128).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+async fn install(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> Response {
+    if !plausible_token(&q.token) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "echo 'leitstand: the install link lacks a valid token; copy it again from the dashboard' >&2; exit 1\n",
+        )
+            .into_response();
+    }
+    let server = s.services.config().base_url.trim_end_matches('/').replace(['\'', '"', '\\', '$', '`'], "");
+    script(INSTALL.replace("__SERVER__", &server).replace("__TOKEN__", &q.token))
+}
+
+async fn uninstall() -> Response {
+    script(UNINSTALL.to_owned())
+}
+
+/// Where the agent binary is: the configured path, else beside this binary.
+fn agent_path(s: &AppState) -> Option<PathBuf> {
+    if let Some(p) = &s.config.agent_binary {
+        return Some(p.clone());
+    }
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    [dir.join("leitstand-agent"), dir.parent()?.join("leitstand-agent")].into_iter().find(|p| p.is_file())
+}
+
+async fn read_agent(s: &AppState) -> Result<Vec<u8>, Response> {
+    let missing = || {
+        (StatusCode::NOT_FOUND, "the agent binary is not installed on this server (set agent_binary)\n").into_response()
+    };
+    let path = agent_path(s).ok_or_else(missing)?;
+    tokio::fs::read(&path).await.map_err(|_| missing())
+}
+
+async fn binary(State(s): State<AppState>) -> Response {
+    match read_agent(&s).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn digest(State(s): State<AppState>) -> Response {
+    match read_agent(&s).await {
+        Ok(bytes) => format!("{}  leitstand-agent\n", hex::encode(Sha256::digest(&bytes))).into_response(),
+        Err(r) => r,
+    }
+}
