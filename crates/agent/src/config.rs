@@ -15,6 +15,8 @@ pub struct AgentConfig {
     pub state_dir: PathBuf,
     /// Most bytes the spool may hold (at least 2 MiB).
     pub spool_max_bytes: u64,
+    /// Custom metrics: `*.prom` files and executables printing Prometheus text.
+    pub metrics_dir: PathBuf,
 }
 
 impl Default for AgentConfig {
@@ -24,6 +26,7 @@ impl Default for AgentConfig {
             interval_secs: 10,
             state_dir: PathBuf::from("/var/lib/leitstand"),
             spool_max_bytes: 64 * 1024 * 1024,
+            metrics_dir: PathBuf::from("/etc/leitstand/metrics.d"),
         }
     }
 }

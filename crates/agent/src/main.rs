@@ -96,6 +96,10 @@ fn main() -> anyhow::Result<()> {
             let mut spool = Spool::open(&spool_dir, config.spool_limits())
                 .with_context(|| format!("cannot open the spool in {}", spool_dir.display()))?;
             let mut all = collect::standard();
+            all.push(Box::new(collect::custom::Custom {
+                dir: config.metrics_dir.clone(),
+                timeout: collect::custom::SCRIPT_TIMEOUT,
+            }));
             let uplink = Identity::load(&config.state_dir)?.map(Uplink::new);
             if uplink.is_none() {
                 tracing::warn!("not enrolled: collecting into the spool only (run `leitstand-agent enroll`)");

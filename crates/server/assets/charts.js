@@ -8,6 +8,9 @@
   window.leitstandCharts = charts;
 
   function seriesKey(labels, by) {
+    if (by === "*") {
+      return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(", ");
+    }
     return by ? (labels[by] || "") : "";
   }
 

@@ -20,6 +20,7 @@ struct Series {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     agent_refused: Mutex<BTreeMap<&'static str, u64>>,
+    series_refused: std::sync::atomic::AtomicU64,
     latency: Mutex<BTreeMap<String, Series>>,
 }
 
@@ -39,6 +40,11 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// Counts samples of new series dropped at a host's series limit.
+    pub fn series_refused(&self, n: u64) {
+        self.series_refused.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Counts a refused agent request by reason.
@@ -95,6 +101,13 @@ impl Metrics {
                 let _ = writeln!(out, "leitstand_agent_requests_refused_total{{reason=\"{reason}\"}} {n}");
             }
         }
+        out.push_str("# HELP leitstand_series_refused_total New series dropped because a host reached its limit.\n");
+        out.push_str("# TYPE leitstand_series_refused_total counter\n");
+        let _ = writeln!(
+            out,
+            "leitstand_series_refused_total {}",
+            self.series_refused.load(std::sync::atomic::Ordering::Relaxed)
+        );
         out.push_str("# HELP leitstand_db_pool_connections Open database connections.\n");
         out.push_str("# TYPE leitstand_db_pool_connections gauge\n");
         let _ = writeln!(out, "leitstand_db_pool_connections{{backend=\"{backend}\",state=\"open\"}} {}", pool.0);

@@ -310,3 +310,48 @@ async fn the_agent_process_enrols_collects_and_delivers() {
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("acked up to 4"), "two rounds of metrics and heartbeat were acknowledged: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_metrics_pushed_by_api_are_stored_and_bounded_per_host() {
+    let app = TestApp::spawn_tuned(|sc| sc.max_series_per_host = 3).await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Kunde A").await;
+    let (host, _) = app.host(&admin, tenant, "db-01").await;
+    let token = app.token("admin").await;
+    let push = |samples: serde_json::Value| {
+        app.api()
+            .post(app.at(&format!("/api/v1/hosts/{host}/metrics")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "samples": samples }))
+            .send()
+    };
+    let r = push(serde_json::json!([
+        { "name": "backup_age_seconds", "labels": { "job": "nightly" }, "value": 3600.0 },
+        { "name": "postgres_connections", "value": 17.0 }
+    ]))
+    .await
+    .expect("push");
+    assert_eq!(r.status(), 200);
+    let names = app.get_json(&token, &format!("/api/v1/hosts/{host}/metrics")).await;
+    assert_eq!(names, serde_json::json!(["backup_age_seconds", "postgres_connections"]));
+    // The host page shows a chart for each custom metric, with no set-up.
+    let browser = app.sign_in("admin").await;
+    let page =
+        browser.get(app.at(&format!("/app/hosts/{host}"))).send().await.expect("page").text().await.expect("html");
+    assert!(page.contains("data-metric=\"backup_age_seconds\""));
+
+    let r = push(serde_json::json!([{ "name": "bad name", "value": 1.0 }])).await.expect("push");
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("body").contains("metric name"));
+    let r = push(serde_json::json!([
+        { "name": "queue_length", "labels": { "queue": "a" }, "value": 1.0 },
+        { "name": "queue_length", "labels": { "queue": "b" }, "value": 2.0 }
+    ]))
+    .await
+    .expect("push");
+    assert_eq!(r.status(), 400, "the limit of three series is passed");
+    let text = r.text().await.expect("body");
+    assert!(text.contains("limit of 3 series") && text.contains("1 new series were refused"), "{text}");
+    let names = app.get_json(&token, &format!("/api/v1/hosts/{host}/metrics")).await;
+    assert_eq!(names.as_array().expect("names").len(), 2, "a refused push stores nothing");
+}

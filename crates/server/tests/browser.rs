@@ -144,10 +144,25 @@ impl Driver {
         self.cmd(reqwest::Method::GET, "/source", None).await.as_str().unwrap_or("").to_owned()
     }
 
+    /// Waits until the page's path (without origin and query) is `path`.
     async fn wait_for_path(&self, path: &str) {
+        let path_of = |url: &str| -> String {
+            let after = url.split_once("://").map_or(url, |(_, r)| r);
+            let p = after.find('/').map_or("/", |i| &after[i..]);
+            p.split('?').next().unwrap_or("/").to_owned()
+        };
+        self.wait_for(|url| path_of(url) == path, path).await;
+    }
+
+    /// Waits until the URL contains `part` (e.g. a query parameter).
+    async fn wait_for_url(&self, part: &str) {
+        self.wait_for(|url| url.contains(part), part).await;
+    }
+
+    async fn wait_for(&self, ok: impl Fn(&str) -> bool, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.url().await.contains(path) {
-            assert!(Instant::now() < deadline, "expected {path}, at {}", self.url().await);
+        while !ok(&self.url().await) {
+            assert!(Instant::now() < deadline, "expected {what}, at {}", self.url().await);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -198,7 +213,7 @@ async fn a_person_signs_in_sets_passwords_and_turns_on_totp() {
     d.fill("input[name=new]", second).await;
     d.fill("input[name=repeat]", second).await;
     d.click("form[action='/app/profile/password'] button").await;
-    d.wait_for_path("ok=msg-password-changed").await;
+    d.wait_for_url("ok=msg-password-changed").await;
 
     // 4. Turn on TOTP with a code computed from the shown secret.
     d.go(&app.at("/app/profile/totp")).await;

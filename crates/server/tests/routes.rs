@@ -43,6 +43,9 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
             json!({})
         }
         ("POST", "/api/v1/hosts/{host}/revoke" | "/api/v1/tenants/{tenant}/enroll-tokens") => json!({}),
+        ("POST", "/api/v1/hosts/{host}/metrics") => {
+            json!({ "samples": [{ "name": "backup_age_seconds", "value": 1.0 }] })
+        }
         ("POST", p) if p.starts_with("/app/") => json!({}),
         ("DELETE", _) => json!({}),
         _ => return None,

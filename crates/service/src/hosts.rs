@@ -114,7 +114,7 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
         };
         records.push((r.seq, samples));
     }
-    Ok(IngestBatch { host, records, at })
+    Ok(IngestBatch { host, records, at, sequenced: true, max_series: 0 })
 }
 
 /// A host with its state and newest figures, for lists.
@@ -263,11 +263,60 @@ impl Services {
         Ok(host)
     }
 
-    /// Stores a batch once and says up to where the host's records are stored.
-    pub async fn ingest_batch(&self, host: &Host, batch: Batch) -> Result<Ack> {
-        let rows = to_rows(batch, host.id, self.now())?;
-        let up_to = self.store.ingest(&rows).await?;
-        Ok(Ack { up_to })
+    /// Stores a batch once and says up to where the host's records are
+    /// stored. Samples of new series beyond the host's limit are dropped
+    /// (the batch still counts as stored, so the agent is not stuck) and
+    /// returned as a count.
+    pub async fn ingest_batch(&self, host: &Host, batch: Batch) -> Result<(Ack, u64)> {
+        let mut rows = to_rows(batch, host.id, self.now())?;
+        rows.max_series = self.config.max_series_per_host;
+        let out = self.store.ingest(&rows).await?;
+        if out.refused_series > 0 {
+            tracing::warn!(
+                host = host.id.0,
+                refused = out.refused_series,
+                limit = self.config.max_series_per_host,
+                "host at its series limit; new series dropped"
+            );
+        }
+        Ok((Ack { up_to: out.up_to }, out.refused_series))
+    }
+
+    /// Custom metrics pushed through the API for a host (MON-2), stored at
+    /// the current time. Refused whole, with the reason, when a sample is
+    /// malformed or the host's series limit would be passed.
+    pub async fn push_samples(
+        &self,
+        actor: &Actor,
+        id: HostId,
+        samples: Vec<leitstand_proto::Sample>,
+    ) -> Result<usize> {
+        actor.require(Permission::HostsManage)?;
+        let host = self.store.host(actor.scope(), id).await?;
+        let n = samples.len();
+        let at_ms = self.now().as_millisecond();
+        let batch = Batch {
+            protocol: leitstand_proto::PROTOCOL_VERSION,
+            records: vec![leitstand_proto::Sequenced { seq: 1, record: Record::Metrics { at_ms, samples } }],
+        };
+        let mut rows = to_rows(batch, host.id, self.now())?;
+        rows.sequenced = false;
+        rows.max_series = self.config.max_series_per_host;
+        let out = self.store.ingest(&rows).await?;
+        if out.refused_series > 0 {
+            return Err(ServiceError::BadInput(format!(
+                "host {} has reached its limit of {} series; {} new series were refused",
+                host.name, self.config.max_series_per_host, out.refused_series
+            )));
+        }
+        Ok(n)
+    }
+
+    /// The metric names of a host, for its page.
+    pub async fn metric_names(&self, actor: &Actor, id: HostId) -> Result<Vec<String>> {
+        actor.require(Permission::HostsRead)?;
+        self.store.host(actor.scope(), id).await?;
+        Ok(self.store.metric_names(actor.scope(), id).await?)
     }
 
     pub async fn hosts(&self, actor: &Actor, tenant: Option<TenantId>) -> Result<Vec<Host>> {

@@ -44,6 +44,8 @@ pub struct ServiceConfig {
     /// Failed sign-ins per source address in the window.
     pub max_failures_per_source: u32,
     pub failure_window: jiff::SignedDuration,
+    /// Most series (metric name + labels) one host may have.
+    pub max_series_per_host: u64,
 }
 
 impl Default for ServiceConfig {
@@ -55,6 +57,7 @@ impl Default for ServiceConfig {
             max_failures_per_user: 5,
             max_failures_per_source: 30,
             failure_window: jiff::SignedDuration::from_mins(15),
+            max_series_per_host: 5000,
         }
     }
 }

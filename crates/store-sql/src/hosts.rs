@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use leitstand_domain::{HostId, TenantId};
 use leitstand_store::{
-    AuditDraft, Host, HostStore, IngestBatch, NewEnrollToken, NewHost, Result, StoreError, StoredSample, TenantScope,
+    AuditDraft, Host, HostStore, IngestBatch, IngestOutcome, NewEnrollToken, NewHost, Result, StoreError, StoredSample,
+    TenantScope,
 };
 use sqlx::AnyConnection;
 use std::collections::HashMap;
@@ -121,7 +122,7 @@ impl HostStore for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn ingest(&self, batch: &IngestBatch) -> Result<u64> {
+    async fn ingest(&self, batch: &IngestBatch) -> Result<IngestOutcome> {
         let mut tx = self.write(&TenantScope::All).await?;
         let lock = if self.dialect == Dialect::Postgres { " FOR UPDATE" } else { "" };
         let (tenant, max_seq): (i64, i64) =
@@ -130,20 +131,38 @@ impl HostStore for SqlStore {
                 .fetch_one(&mut *tx.conn)
                 .await
                 .map_err(map_err)?;
-        let mut series: HashMap<(String, String), i64> = HashMap::new();
+        let mut series: HashMap<(String, String), Option<i64>> = HashMap::new();
+        let (mut known,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM metric_series WHERE host_id = $1")
+            .bind(batch.host.0)
+            .fetch_one(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+        let mut refused = 0;
         let mut top = max_seq as u64;
         // Sequences at or below what the host stored before were stored then.
-        for (seq, samples) in batch.records.iter().filter(|(seq, _)| *seq > max_seq as u64) {
+        let fresh = |seq: u64| !batch.sequenced || seq > max_seq as u64;
+        for (seq, samples) in batch.records.iter().filter(|(seq, _)| fresh(*seq)) {
             for s in samples {
                 let key = (s.name.clone(), s.labels.clone());
                 let id = match series.get(&key) {
                     Some(id) => *id,
                     None => {
-                        let id = series_id(&mut tx.conn, tenant, batch.host, &s.name, &s.labels).await?;
+                        let id = match find_series(&mut tx.conn, batch.host, &s.name, &s.labels).await? {
+                            Some(id) => Some(id),
+                            None if (known as u64) < batch.max_series => {
+                                known += 1;
+                                Some(new_series(&mut tx.conn, tenant, batch.host, &s.name, &s.labels).await?)
+                            }
+                            None => {
+                                refused += 1;
+                                None
+                            }
+                        };
                         series.insert(key, id);
                         id
                     }
                 };
+                let Some(id) = id else { continue };
                 sqlx::query(
                     "INSERT INTO metric_samples (series_id, tenant_id, at, value) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (series_id, at) DO NOTHING",
@@ -156,7 +175,14 @@ impl HostStore for SqlStore {
                 .await
                 .map_err(map_err)?;
             }
-            top = top.max(*seq);
+            if batch.sequenced {
+                top = top.max(*seq);
+            }
+        }
+        if refused > 0 && !batch.sequenced {
+            // Pushed samples are taken whole or not at all.
+            drop(tx);
+            return Ok(IngestOutcome { up_to: max_seq as u64, refused_series: refused });
         }
         sqlx::query("UPDATE hosts SET max_seq = $1, last_seen = $2 WHERE id = $3")
             .bind(top as i64)
@@ -166,7 +192,19 @@ impl HostStore for SqlStore {
             .await
             .map_err(map_err)?;
         tx.finish().await?;
-        Ok(top)
+        Ok(IngestOutcome { up_to: top, refused_series: refused })
+    }
+
+    async fn metric_names(&self, scope: &TenantScope, host: HostId) -> Result<Vec<String>> {
+        let mut tx = self.read(scope).await?;
+        let sql = format!(
+            "SELECT DISTINCT name FROM metric_series WHERE host_id = $1{} ORDER BY name",
+            scope_sql("tenant_id", scope)
+        );
+        let found: Vec<(String,)> =
+            sqlx::query_as(&sql).bind(host.0).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
+        tx.finish().await?;
+        Ok(found.into_iter().map(|r| r.0).collect())
     }
 
     async fn latest_samples(&self, scope: &TenantScope, names: &[&str]) -> Result<Vec<(HostId, StoredSample)>> {
@@ -224,7 +262,7 @@ impl HostStore for SqlStore {
     }
 }
 
-async fn series_id(conn: &mut AnyConnection, tenant: i64, host: HostId, name: &str, labels: &str) -> Result<i64> {
+async fn find_series(conn: &mut AnyConnection, host: HostId, name: &str, labels: &str) -> Result<Option<i64>> {
     let found: Option<(i64,)> =
         sqlx::query_as("SELECT id FROM metric_series WHERE host_id = $1 AND name = $2 AND labels = $3")
             .bind(host.0)
@@ -233,9 +271,10 @@ async fn series_id(conn: &mut AnyConnection, tenant: i64, host: HostId, name: &s
             .fetch_optional(&mut *conn)
             .await
             .map_err(map_err)?;
-    if let Some((id,)) = found {
-        return Ok(id);
-    }
+    Ok(found.map(|r| r.0))
+}
+
+async fn new_series(conn: &mut AnyConnection, tenant: i64, host: HostId, name: &str, labels: &str) -> Result<i64> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO metric_series (tenant_id, host_id, name, labels) VALUES ($1, $2, $3, $4) RETURNING id",
     )

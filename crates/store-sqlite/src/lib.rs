@@ -35,11 +35,9 @@ pub async fn open_url(url: &str) -> Result<SqlStore> {
         .acquire_timeout(Duration::from_secs(5))
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                )
-                .await?;
+                // busy_timeout first: the other settings may need a lock.
+                conn.execute("PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+                    .await?;
                 Ok(())
             })
         })
@@ -47,6 +45,8 @@ pub async fn open_url(url: &str) -> Result<SqlStore> {
         .await
         .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database {url}: {e}")))?;
     let mut conn = pool.acquire().await.map_err(map_err)?;
+    // WAL is a property of the file: set once, not on every connection.
+    conn.execute("PRAGMA journal_mode = WAL").await.map_err(map_err)?;
     run_migrations(&mut conn, Dialect::Sqlite, MIGRATIONS).await?;
     drop(conn);
     Ok(SqlStore::new(pool, Dialect::Sqlite))

@@ -144,7 +144,9 @@ pub trait HostStore: Send + Sync {
     async fn use_nonce(&self, host: HostId, nonce: &str, at: Timestamp, forget_before: Timestamp) -> Result<bool>;
     /// Stores the records not stored before and returns the highest sequence
     /// the host has stored (the acknowledgement).
-    async fn ingest(&self, batch: &IngestBatch) -> Result<u64>;
+    async fn ingest(&self, batch: &IngestBatch) -> Result<IngestOutcome>;
+    /// The metric names a host has, sorted.
+    async fn metric_names(&self, scope: &TenantScope, host: HostId) -> Result<Vec<String>>;
     /// The newest sample of every series named in `names`, per host in scope.
     async fn latest_samples(&self, scope: &TenantScope, names: &[&str]) -> Result<Vec<(HostId, StoredSample)>>;
     /// Samples of one host and metric in a time range, oldest first.

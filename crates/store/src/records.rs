@@ -217,4 +217,19 @@ pub struct IngestBatch {
     pub host: HostId,
     pub records: Vec<(u64, Vec<StoredSample>)>,
     pub at: Timestamp,
+    /// False for samples pushed through the API: no sequence applies, and
+    /// the batch is stored whole or, when a series is refused, not at all.
+    pub sequenced: bool,
+    /// Most series a host may have; samples of new series beyond it are
+    /// refused and counted.
+    pub max_series: u64,
+}
+
+/// What an ingest stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Every record of the host up to this sequence is stored.
+    pub up_to: u64,
+    /// New series refused because the host is at its limit.
+    pub refused_series: u64,
 }

@@ -10,6 +10,7 @@
 //! Collectors that report rates return nothing on their first run.
 
 mod cpu;
+pub mod custom;
 mod disk;
 mod fs;
 mod memory;

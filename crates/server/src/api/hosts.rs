@@ -43,6 +43,25 @@ pub fn routes() -> Vec<RouteDef> {
         .gives::<Vec<SampleDto>>(),
         route(
             M::POST,
+            "/api/v1/hosts/{host}/metrics",
+            P::HostsManage,
+            Kind::Api,
+            "Push custom metrics for a host.",
+            push,
+        )
+        .takes::<PushDto>()
+        .gives::<PushedDto>(),
+        route(
+            M::GET,
+            "/api/v1/hosts/{host}/metrics",
+            P::HostsRead,
+            Kind::Api,
+            "The metric names a host has.",
+            metric_names,
+        )
+        .gives::<Vec<String>>(),
+        route(
+            M::POST,
             "/api/v1/tenants/{tenant}/enroll-tokens",
             P::HostsManage,
             Kind::Api,
@@ -108,7 +127,48 @@ async fn enroll(
 
 async fn batches(State(s): State<AppState>, ctx: Ctx, ApiJson(batch): ApiJson<Batch>) -> ApiResult<Ack> {
     let host = ctx.agent.as_ref().ok_or(ServiceError::Unauthenticated)?;
-    Ok(Json(s.services.ingest_batch(host, batch).await?))
+    let (ack, refused) = s.services.ingest_batch(host, batch).await?;
+    s.metrics.series_refused(refused);
+    Ok(Json(ack))
+}
+
+/// Custom metrics pushed for a host.
+#[derive(Deserialize, JsonSchema)]
+pub struct PushDto {
+    /// At most 10 000 samples; names like Prometheus metric names.
+    pub samples: Vec<PushSample>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct PushSample {
+    pub name: String,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct PushedDto {
+    pub stored: usize,
+}
+
+async fn push(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<PushDto>,
+) -> ApiResult<PushedDto> {
+    let samples = body
+        .samples
+        .into_iter()
+        .map(|p| leitstand_proto::Sample { name: p.name, labels: p.labels, value: p.value })
+        .collect();
+    let stored = s.services.push_samples(ctx.actor()?, HostId(id), samples).await?;
+    Ok(Json(PushedDto { stored }))
+}
+
+async fn metric_names(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> ApiResult<Vec<String>> {
+    Ok(Json(s.services.metric_names(ctx.actor()?, HostId(id)).await?))
 }
 
 #[derive(Deserialize)]

@@ -128,6 +128,8 @@ async fn enroll(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<EnrollF
 struct HostTpl {
     p: Page,
     o: HostOverview,
+    /// Metrics beyond the standard ones (custom metrics), one chart each.
+    custom: Vec<String>,
     tenant: Tenant,
     can_manage: bool,
 }
@@ -157,8 +159,15 @@ async fn host(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(f)
         .find(|o| o.host.id == h.id)
         .ok_or(ServiceError::NotFound)?;
     let tenant = s.services.tenant(a, h.tenant).await?;
+    let custom = s.services.metric_names(a, h.id).await?.into_iter().filter(|n| !is_standard(n)).collect();
     let p = page(&s, &ctx, "page-host", f.ok.as_deref()).await;
-    Ok(render(&HostTpl { p, o, tenant, can_manage: a.can(P::HostsManage) }))
+    Ok(render(&HostTpl { p, o, custom, tenant, can_manage: a.can(P::HostsManage) }))
+}
+
+/// Metrics the agent's standard collectors make.
+fn is_standard(name: &str) -> bool {
+    ["cpu_", "mem_", "swap_", "fs_", "disk_", "net_", "load"].iter().any(|p| name.starts_with(p))
+        || matches!(name, "uptime_seconds" | "process_count")
 }
 
 async fn revoke(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {

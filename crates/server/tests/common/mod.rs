@@ -57,11 +57,30 @@ impl TestApp {
         dir: tempfile::TempDir,
         pg: Option<leitstand_store_postgres::testing::TestDb>,
     ) -> TestApp {
+        Self::spawn_full(store, dir, pg, |_| {}).await
+    }
+
+    /// SQLite, with the use-case settings changed by `tune`.
+    pub async fn spawn_tuned(tune: impl FnOnce(&mut ServiceConfig)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(leitstand_store_sqlite::open_dir(dir.path()).await.expect("sqlite"));
+        Self::spawn_full(store, dir, None, tune).await
+    }
+
+    async fn spawn_full(
+        store: Arc<dyn Store>,
+        dir: tempfile::TempDir,
+        pg: Option<leitstand_store_postgres::testing::TestDb>,
+        tune: impl FnOnce(&mut ServiceConfig),
+    ) -> TestApp {
+        // Server warnings and errors show up in the output of a failing test.
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let url = format!("http://{addr}");
         let clock = Arc::new(ManualClock::new(Timestamp::now()));
-        let sc = ServiceConfig { base_url: url.clone(), ..ServiceConfig::default() };
+        let mut sc = ServiceConfig { base_url: url.clone(), ..ServiceConfig::default() };
+        tune(&mut sc);
         let services = Services::new(store.clone(), clock.clone(), SecretKey::generate(), sc);
         let config =
             Config { listen: addr, base_url: Some(url.clone()), data_dir: dir.path().into(), ..Config::default() };
