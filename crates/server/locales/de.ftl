@@ -237,3 +237,7 @@ msg-host-revoked = Der Agent wurde widerrufen.
 label-last-seen = Zuletzt gemeldet
 help-enroll-manual = Ist der Agent schon installiert (z. B. aus dem Paket), genügt die Anmeldung:
 help-uninstall = Entfernen:
+label-events = Ereignisse
+label-no-events = Keine Ereignisse.
+label-event-host-down = Host ausgefallen (keine Meldung mehr)
+label-event-host-up = Host wieder erreichbar

@@ -237,3 +237,7 @@ msg-host-revoked = The agent has been revoked.
 label-last-seen = Last seen
 help-enroll-manual = Where the agent is installed already (e.g. from the package), enrolling is enough:
 help-uninstall = To remove it:
+label-events = Events
+label-no-events = No events.
+label-event-host-down = Host down (no longer reporting)
+label-event-host-up = Host up again

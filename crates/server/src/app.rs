@@ -56,6 +56,29 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Background work every replica runs: host-down sweeps every 15 s and
+/// sample retention every hour. Both are safe to run on several replicas.
+pub fn spawn_workers(services: Services) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            if let Err(e) = services.sweep_hosts().await {
+                tracing::warn!(error = %e, "host sweep failed; will retry");
+            }
+            if n.is_multiple_of(240) {
+                match services.apply_retention().await {
+                    Ok(gone) if gone > 0 => tracing::info!(samples = gone, "retention applied"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
+                }
+            }
+            n += 1;
+        }
+    });
+}
+
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -312,6 +312,7 @@ async fn run_server(config: Config) -> anyhow::Result<ExitCode> {
     let addr = listener.local_addr()?;
     let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let backend = services.store().backend();
+    crate::app::spawn_workers(services.clone());
     let state = AppState::new(services, config);
     tracing::info!(%addr, backend, ms = started.elapsed().as_millis() as u64, "ready");
     // The secret goes to the terminal only, never to the log.

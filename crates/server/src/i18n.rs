@@ -161,7 +161,8 @@ mod tests {
                 [HostStatus::Up, HostStatus::Down, HostStatus::Waiting, HostStatus::Revoked]
                     .iter()
                     .map(|s| format!("label-status-{}", s.as_str())),
-            );
+            )
+            .chain(["label-event-host-down".to_owned(), "label-event-host-up".to_owned()]);
         for key in composed {
             for lang in Lang::ALL {
                 if !has(lang, &key) {

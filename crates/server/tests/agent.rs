@@ -355,3 +355,36 @@ async fn custom_metrics_pushed_by_api_are_stored_and_bounded_per_host() {
     let names = app.get_json(&token, &format!("/api/v1/hosts/{host}/metrics")).await;
     assert_eq!(names.as_array().expect("names").len(), 2, "a refused push stores nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_host_goes_down_once_and_comes_back_up_with_events() {
+    let (app, tenant) = setup().await;
+    let admin = app.services.cli_actor().await.expect("admin");
+    let (id, _) = app.host(&admin, tenant, "web-01").await;
+    let host = app.store.host_for_agent(HostId(id)).await.expect("host");
+    let batch = |seq: u64| leitstand_proto::Batch {
+        protocol: leitstand_proto::PROTOCOL_VERSION,
+        records: vec![leitstand_proto::Sequenced { seq, record: Record::Heartbeat { at_ms: 0 } }],
+    };
+    app.services.ingest_batch(&host, batch(1)).await.expect("heard");
+    assert!(app.services.sweep_hosts().await.expect("sweep").is_empty(), "just heard: up");
+    // 3 intervals + 30 s = 60 s of silence is allowed; 61 s is not.
+    app.clock.advance(jiff::SignedDuration::from_secs(60));
+    assert!(app.services.sweep_hosts().await.expect("sweep").is_empty());
+    app.clock.advance(jiff::SignedDuration::from_secs(2));
+    let down = app.services.sweep_hosts().await.expect("sweep");
+    assert_eq!(down.len(), 1);
+    assert!(app.services.sweep_hosts().await.expect("again").is_empty(), "recorded once");
+    let overview = app.services.host_overviews(&admin, Some(tenant)).await.expect("overview");
+    assert_eq!(overview[0].status, leitstand_domain::host::HostStatus::Down);
+    app.clock.advance(jiff::SignedDuration::from_secs(300));
+    app.services.ingest_batch(&host, batch(2)).await.expect("back");
+    let token = app.token("admin").await;
+    let events = app.get_json(&token, &format!("/api/v1/hosts/{id}/events")).await;
+    let kinds: Vec<&str> =
+        events.as_array().expect("events").iter().map(|e| e["kind"].as_str().unwrap_or("")).collect();
+    assert_eq!(kinds, vec!["host.up", "host.down"]);
+    assert_eq!(events[0]["detail"]["down_for_seconds"], 300);
+    let page = app.sign_in("admin").await.get(app.at(&format!("/app/hosts/{id}"))).send().await.expect("page");
+    assert!(page.text().await.expect("html").contains("Host wieder erreichbar"));
+}

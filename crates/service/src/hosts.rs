@@ -20,6 +20,8 @@ const MAX_NAME: usize = 200;
 const MAX_LABEL_TEXT: usize = 256;
 /// How long an enrollment token is valid.
 pub const ENROLL_TOKEN_TTL: SignedDuration = SignedDuration::from_hours(24);
+/// How long raw samples are kept.
+pub const RAW_RETENTION: SignedDuration = SignedDuration::from_hours(7 * 24);
 /// The collection interval the server asks for.
 pub const DEFAULT_INTERVAL_SECS: u64 = 10;
 
@@ -310,6 +312,30 @@ impl Services {
             )));
         }
         Ok(n)
+    }
+
+    /// Marks hosts down that have been silent for longer than allowed and
+    /// records the events (MON-4). Run periodically by every replica; each
+    /// host is marked once.
+    pub async fn sweep_hosts(&self) -> Result<Vec<leitstand_store::HostEvent>> {
+        let interval = SignedDuration::from_secs(DEFAULT_INTERVAL_SECS as i64);
+        let cutoff = self.now() - leitstand_domain::host::allowed_silence(interval);
+        let events = self.store.mark_down(cutoff, self.now()).await?;
+        for e in &events {
+            tracing::warn!(host = e.host.0, tenant = e.tenant.0, "host down");
+        }
+        Ok(events)
+    }
+
+    /// Deletes raw samples past their retention (7 days).
+    pub async fn apply_retention(&self) -> Result<u64> {
+        Ok(self.store.delete_samples_before(self.now() - RAW_RETENTION).await?)
+    }
+
+    pub async fn host_events(&self, actor: &Actor, id: HostId) -> Result<Vec<leitstand_store::HostEvent>> {
+        actor.require(Permission::HostsRead)?;
+        self.store.host(actor.scope(), id).await?;
+        Ok(self.store.host_events(actor.scope(), id, 50).await?)
     }
 
     /// The metric names of a host, for its page.

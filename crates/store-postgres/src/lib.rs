@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0002_row_level_security.sql"),
     },
     Migration { version: 3, name: "hosts", sql: include_str!("../migrations/0003_hosts.sql") },
+    Migration { version: 4, name: "host_events", sql: include_str!("../migrations/0004_host_events.sql") },
 ];
 
 fn unreachable(url: &str, e: sqlx::Error) -> StoreError {

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use leitstand_domain::{HostId, TenantId};
 use leitstand_store::{
-    AuditDraft, Host, HostStore, IngestBatch, IngestOutcome, NewEnrollToken, NewHost, Result, StoreError, StoredSample,
-    TenantScope,
+    AuditDraft, Host, HostEvent, HostStore, IngestBatch, IngestOutcome, NewEnrollToken, NewHost, Result, StoreError,
+    StoredSample, TenantScope,
 };
 use sqlx::AnyConnection;
 use std::collections::HashMap;
@@ -125,8 +125,8 @@ impl HostStore for SqlStore {
     async fn ingest(&self, batch: &IngestBatch) -> Result<IngestOutcome> {
         let mut tx = self.write(&TenantScope::All).await?;
         let lock = if self.dialect == Dialect::Postgres { " FOR UPDATE" } else { "" };
-        let (tenant, max_seq): (i64, i64) =
-            sqlx::query_as(&format!("SELECT tenant_id, max_seq FROM hosts WHERE id = $1{lock}"))
+        let (tenant, max_seq, down_since): (i64, i64, Option<i64>) =
+            sqlx::query_as(&format!("SELECT tenant_id, max_seq, down_since FROM hosts WHERE id = $1{lock}"))
                 .bind(batch.host.0)
                 .fetch_one(&mut *tx.conn)
                 .await
@@ -184,15 +184,82 @@ impl HostStore for SqlStore {
             drop(tx);
             return Ok(IngestOutcome { up_to: max_seq as u64, refused_series: refused });
         }
-        sqlx::query("UPDATE hosts SET max_seq = $1, last_seen = $2 WHERE id = $3")
+        sqlx::query("UPDATE hosts SET max_seq = $1, last_seen = $2, down_since = NULL WHERE id = $3")
             .bind(top as i64)
             .bind(ms(batch.at))
             .bind(batch.host.0)
             .execute(&mut *tx.conn)
             .await
             .map_err(map_err)?;
+        if let Some(since) = down_since {
+            let silent = (ms(batch.at) - since).max(0) / 1000;
+            let detail = format!("{{\"down_for_seconds\":{silent}}}");
+            insert_event(&mut tx.conn, tenant, batch.host.0, ms(batch.at), "host.up", &detail).await?;
+        }
         tx.finish().await?;
         Ok(IngestOutcome { up_to: top, refused_series: refused })
+    }
+
+    async fn mark_down(&self, cutoff: Timestamp, at: Timestamp) -> Result<Vec<HostEvent>> {
+        let mut tx = self.write(&TenantScope::All).await?;
+        let marked: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "UPDATE hosts SET down_since = $1 \
+             WHERE down_since IS NULL AND revoked_at IS NULL AND last_seen IS NOT NULL AND last_seen < $2 \
+             RETURNING id, tenant_id, last_seen",
+        )
+        .bind(ms(at))
+        .bind(ms(cutoff))
+        .fetch_all(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        let mut events = vec![];
+        for (host, tenant, last_seen) in marked {
+            let detail = format!("{{\"last_seen\":\"{}\"}}", ts(last_seen));
+            insert_event(&mut tx.conn, tenant, host, ms(at), "host.down", &detail).await?;
+            events.push(HostEvent {
+                host: HostId(host),
+                tenant: TenantId(tenant),
+                at,
+                kind: "host.down".into(),
+                detail,
+            });
+        }
+        tx.finish().await?;
+        Ok(events)
+    }
+
+    async fn host_events(&self, scope: &TenantScope, host: HostId, limit: u32) -> Result<Vec<HostEvent>> {
+        let mut tx = self.read(scope).await?;
+        let sql = format!(
+            "SELECT host_id, tenant_id, at, kind, detail FROM host_events WHERE host_id = $1{} \
+             ORDER BY at DESC, id DESC LIMIT {}",
+            scope_sql("tenant_id", scope),
+            limit.clamp(1, 1000)
+        );
+        let found: Vec<(i64, i64, i64, String, String)> =
+            sqlx::query_as(&sql).bind(host.0).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
+        tx.finish().await?;
+        Ok(found
+            .into_iter()
+            .map(|(h, t, at, kind, detail)| HostEvent {
+                host: HostId(h),
+                tenant: TenantId(t),
+                at: ts(at),
+                kind,
+                detail,
+            })
+            .collect())
+    }
+
+    async fn delete_samples_before(&self, before: Timestamp) -> Result<u64> {
+        let mut tx = self.write(&TenantScope::All).await?;
+        let done = sqlx::query("DELETE FROM metric_samples WHERE at < $1")
+            .bind(ms(before))
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+        tx.finish().await?;
+        Ok(done.rows_affected())
     }
 
     async fn metric_names(&self, scope: &TenantScope, host: HostId) -> Result<Vec<String>> {
@@ -260,6 +327,26 @@ impl HostStore for SqlStore {
             .map(|(name, labels, at, value)| StoredSample { name, labels, at: ts(at), value })
             .collect())
     }
+}
+
+async fn insert_event(
+    conn: &mut AnyConnection,
+    tenant: i64,
+    host: i64,
+    at: i64,
+    kind: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO host_events (tenant_id, host_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(tenant)
+        .bind(host)
+        .bind(at)
+        .bind(kind)
+        .bind(detail)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
 }
 
 async fn find_series(conn: &mut AnyConnection, host: HostId, name: &str, labels: &str) -> Result<Option<i64>> {

@@ -282,6 +282,24 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
     assert_eq!(cpu_now, vec![40.0], "the newest value only");
     assert!(latest.iter().all(|(h, _)| *h == host.id));
     assert!(store.latest_samples(&sb, &["cpu"]).await.expect("latest").is_empty());
+
+    // Down once after the silence, up again when heard.
+    let down = store.mark_down(at(100), at(100)).await.expect("sweep");
+    assert_eq!(down.iter().map(|e| (e.host, e.kind.as_str())).collect::<Vec<_>>(), vec![(host.id, "host.down")]);
+    assert!(store.mark_down(at(110), at(110)).await.expect("again").is_empty(), "marked once");
+    let heard = IngestBatch {
+        host: host.id,
+        records: vec![(5, vec![sample("load1", 120, 1.0)])],
+        at: at(120),
+        sequenced: true,
+        max_series: 3,
+    };
+    store.ingest(&heard).await.expect("heard");
+    let events = store.host_events(&sa, host.id, 10).await.expect("events");
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), vec!["host.up", "host.down"]);
+    assert!(events[0].detail.contains("down_for_seconds"));
+    assert!(store.host_events(&sb, host.id, 10).await.expect("other tenant").is_empty());
+    assert_eq!(store.delete_samples_before(at(35)).await.expect("retention"), 1, "only the sample at 30 s was older");
     assert!(store.host_for_agent(host.id).await.expect("host").last_seen.is_some());
 
     assert!(matches!(

@@ -145,6 +145,14 @@ pub trait HostStore: Send + Sync {
     /// Stores the records not stored before and returns the highest sequence
     /// the host has stored (the acknowledgement).
     async fn ingest(&self, batch: &IngestBatch) -> Result<IngestOutcome>;
+    /// Marks hosts silent since before `cutoff` as down (once each) and
+    /// records a `host.down` event for each; returns them. Safe with several
+    /// replicas: only one marks a host.
+    async fn mark_down(&self, cutoff: Timestamp, at: Timestamp) -> Result<Vec<HostEvent>>;
+    /// Events of a host, newest first.
+    async fn host_events(&self, scope: &TenantScope, host: HostId, limit: u32) -> Result<Vec<HostEvent>>;
+    /// Deletes raw samples older than `before` (retention); returns how many.
+    async fn delete_samples_before(&self, before: Timestamp) -> Result<u64>;
     /// The metric names a host has, sorted.
     async fn metric_names(&self, scope: &TenantScope, host: HostId) -> Result<Vec<String>>;
     /// The newest sample of every series named in `names`, per host in scope.

@@ -233,3 +233,14 @@ pub struct IngestOutcome {
     /// New series refused because the host is at its limit.
     pub refused_series: u64,
 }
+
+/// Something that happened to a host (down, up).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostEvent {
+    pub host: HostId,
+    pub tenant: TenantId,
+    pub at: Timestamp,
+    /// `host.down` or `host.up`.
+    pub kind: String,
+    pub detail: String,
+}

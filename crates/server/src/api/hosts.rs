@@ -51,6 +51,8 @@ pub fn routes() -> Vec<RouteDef> {
         )
         .takes::<PushDto>()
         .gives::<PushedDto>(),
+        route(M::GET, "/api/v1/hosts/{host}/events", P::HostsRead, Kind::Api, "Events of a host (down, up).", events)
+            .gives::<Vec<HostEventDto>>(),
         route(
             M::GET,
             "/api/v1/hosts/{host}/metrics",
@@ -165,6 +167,27 @@ async fn push(
         .collect();
     let stored = s.services.push_samples(ctx.actor()?, HostId(id), samples).await?;
     Ok(Json(PushedDto { stored }))
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct HostEventDto {
+    pub at: String,
+    /// `host.down` or `host.up`.
+    pub kind: String,
+    pub detail: serde_json::Value,
+}
+
+async fn events(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> ApiResult<Vec<HostEventDto>> {
+    let list = s.services.host_events(ctx.actor()?, HostId(id)).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|e| HostEventDto {
+                at: e.at.to_string(),
+                kind: e.kind,
+                detail: serde_json::from_str(&e.detail).unwrap_or_default(),
+            })
+            .collect(),
+    ))
 }
 
 async fn metric_names(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> ApiResult<Vec<String>> {

@@ -130,6 +130,7 @@ struct HostTpl {
     o: HostOverview,
     /// Metrics beyond the standard ones (custom metrics), one chart each.
     custom: Vec<String>,
+    events: Vec<leitstand_store::HostEvent>,
     tenant: Tenant,
     can_manage: bool,
 }
@@ -146,6 +147,10 @@ impl HostTpl {
     fn pct(&self, v: &Option<f64>) -> String {
         pct(v)
     }
+
+    fn event(&self, kind: &str) -> String {
+        self.p.tk("label-event-", &kind.replace('.', "-"))
+    }
 }
 
 async fn host(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(f): Query<Flash>) -> WebResult {
@@ -160,8 +165,9 @@ async fn host(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(f)
         .ok_or(ServiceError::NotFound)?;
     let tenant = s.services.tenant(a, h.tenant).await?;
     let custom = s.services.metric_names(a, h.id).await?.into_iter().filter(|n| !is_standard(n)).collect();
+    let events = s.services.host_events(a, h.id).await?;
     let p = page(&s, &ctx, "page-host", f.ok.as_deref()).await;
-    Ok(render(&HostTpl { p, o, custom, tenant, can_manage: a.can(P::HostsManage) }))
+    Ok(render(&HostTpl { p, o, custom, events, tenant, can_manage: a.can(P::HostsManage) }))
 }
 
 /// Metrics the agent's standard collectors make.
