@@ -210,3 +210,108 @@ async fn kill_9_during_writes_loses_nothing_committed() {
     let n = r.json::<serde_json::Value>().await.expect("json").as_array().expect("list").len();
     assert!(n > acked.len(), "all {} acknowledged tenants are served (got {n})", acked.len());
 }
+
+fn leitstand_cli(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_leitstand"))
+        .args(args)
+        .arg("--data")
+        .arg(dir)
+        .env_remove("LEITSTAND_DATABASE")
+        .output()
+        .expect("run leitstand");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_server_mid_ingest_loses_no_acknowledged_sample() {
+    use leitstand_agent::spool::{Spool, SpoolLimits};
+    use leitstand_agent::uplink::{self, SendError, Uplink};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Server::up(dir.path(), port);
+    server.until_ready();
+    leitstand_cli(dir.path(), &["admin", "tenant", "create", "Kunde A"]);
+    let token = leitstand_cli(dir.path(), &["admin", "enroll-token", "--tenant", "Kunde A"]);
+    let b = base.clone();
+    let (identity, resp) = tokio::task::spawn_blocking(move || uplink::enroll(&b, &token, "web-01", "Debian 12"))
+        .await
+        .expect("join")
+        .expect("enrol");
+
+    const RECORDS: u64 = 2000;
+    let agent_dir = tempfile::tempdir().expect("agent");
+    let mut spool = Spool::open(agent_dir.path(), SpoolLimits::default()).expect("spool");
+    // Recent times: the restarted server applies retention at once.
+    let start_ms = jiff::Timestamp::now().as_millisecond() - RECORDS as i64 * 1000;
+    for i in 0..RECORDS {
+        let samples = vec![leitstand_proto::Sample::new("cpu_usage_percent", i as f64).with("cpu", "total")];
+        spool.append(&leitstand_proto::Record::Metrics { at_ms: start_ms + i as i64 * 1000, samples }).expect("append");
+    }
+    let acked = Arc::new(AtomicU64::new(0));
+    let progress = acked.clone();
+    let sender = tokio::task::spawn_blocking(move || {
+        let mut up = Uplink::new(identity);
+        up.max_records = 20;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let batch = spool.pending(up.max_records, usize::MAX).expect("pending");
+            if batch.is_empty() {
+                return spool;
+            }
+            match up.send(batch) {
+                Ok(ack) => {
+                    spool.ack(ack.up_to).expect("ack");
+                    progress.store(ack.up_to, Ordering::SeqCst);
+                }
+                Err(SendError::Unreachable(_)) | Err(SendError::Rejected { status: 503, .. }) => {
+                    assert!(Instant::now() < deadline, "the server did not come back");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("unexpected answer: {e}"),
+            }
+        }
+    });
+    while acked.load(Ordering::SeqCst) < 300 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.child.kill().expect("kill -9");
+    server.child.wait().expect("wait");
+    let acked_before_crash = acked.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = Server::up(dir.path(), port);
+    again.until_ready();
+    let spool = sender.await.expect("sender");
+    assert!(spool.pending(1, usize::MAX).expect("pending").is_empty(), "everything was delivered in the end");
+    drop(again);
+
+    let store = leitstand_store_sqlite::open_dir(dir.path()).await.expect("reopen");
+    use leitstand_store::HostStore;
+    let since = jiff::Timestamp::from_millisecond(start_ms - 1000).expect("ts");
+    let until = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60);
+    let host = leitstand_domain::HostId(resp.host_id);
+    let stored = store
+        .samples(&leitstand_store::TenantScope::All, host, "cpu_usage_percent", since, until)
+        .await
+        .expect("samples");
+    assert!(
+        acked_before_crash >= 300 && acked_before_crash < RECORDS,
+        "the crash came mid-ingest ({acked_before_crash})"
+    );
+    let have: std::collections::BTreeSet<i64> = stored.iter().map(|s| s.value as i64).collect();
+    let missing: Vec<i64> = (0..RECORDS as i64).filter(|v| !have.contains(v)).collect();
+    assert_eq!(
+        stored.len() as u64,
+        RECORDS,
+        "every sample stored exactly once; acked before crash {acked_before_crash}; missing {:?}..{:?} ({})",
+        missing.first(),
+        missing.last(),
+        missing.len()
+    );
+    let values: Vec<f64> = stored.iter().map(|s| s.value).collect();
+    assert_eq!(values, (0..RECORDS).map(|i| i as f64).collect::<Vec<_>>());
+}
