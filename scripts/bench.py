@@ -80,8 +80,31 @@ def stop(p):
     p.wait(timeout=10)
 
 
+LOADGEN = os.path.join(ROOT, "target", "release", "leitstand-loadgen")
+
+
+def cli(args):
+    return subprocess.run([BIN] + args, capture_output=True, text=True, check=True,
+                          env={**os.environ, "LEITSTAND_LOG": "warn"}).stdout.strip()
+
+
+def ingest(port, db_args, agents=4, batches=100, records=10, samples=100):
+    """Samples per second committed, from leitstand-loadgen speaking the signed protocol."""
+    cli(["admin", "tenant", "create", "Load GmbH"] + db_args)
+    tokens = [cli(["admin", "enroll-token", "--tenant", "Load GmbH"] + db_args) for _ in range(agents)]
+    with tempfile.NamedTemporaryFile("w", delete=False) as f:
+        f.write("\n".join(tokens))
+    out = subprocess.run([LOADGEN, "--server", f"http://127.0.0.1:{port}", "--tokens", f.name,
+                          "--batches", str(batches), "--records", str(records), "--samples", str(samples)],
+                         capture_output=True, text=True, check=True).stdout
+    os.unlink(f.name)
+    fields = out.split()
+    return dict(zip(fields[::2], fields[1::2]))
+
+
 def main():
-    subprocess.run(["cargo", "build", "--release", "--bin", "leitstand"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--bin", "leitstand", "--bin", "leitstand-agent",
+                    "--bin", "leitstand-loadgen"], cwd=ROOT, check=True)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
           f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
           f"kernel {platform.release()}")
@@ -104,6 +127,9 @@ def main():
                       f"p95 {r['p95_us']/1000:.2f} ms, p99 {r['p99_us']/1000:.2f} ms, {r['rps']} req/s, errors {r['errors']}")
                 print(f"RSS after load (SQLite): {rss_kib(p.pid) / 1024:.1f} MiB")
                 report("/readyz (one database round trip), SQLite", wrk(port, "/readyz"))
+                r = ingest(port, ["--data", data])
+                print(f"ingest, SQLite: {r['samples_per_second']} samples/s committed "
+                      f"({r['samples']} samples from {r['agents']} agents in {r['seconds']} s)")
             stop(p)
         print(f"up → ready, first start (creates the database): {first*1000:.0f} ms")
         print(f"up → ready, later starts: median {statistics.median(rest)*1000:.0f} ms, max {max(rest)*1000:.0f} ms")
@@ -123,6 +149,9 @@ def main():
         print(f"sign-in page, PostgreSQL, wrk -t2 -c16 -d10s: p50 {r['p50_us']/1000:.2f} ms, "
               f"p95 {r['p95_us']/1000:.2f} ms, p99 {r['p99_us']/1000:.2f} ms, {r['rps']} req/s, errors {r['errors']}")
         report("/readyz (one database round trip), PostgreSQL", wrk(port, "/readyz"))
+        r = ingest(port, ["--database", f"{base}/{name}"])
+        print(f"ingest, PostgreSQL: {r['samples_per_second']} samples/s committed "
+              f"({r['samples']} samples from {r['agents']} agents in {r['seconds']} s)")
         stop(p)
     finally:
         subprocess.run(["psql", PG, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)

@@ -141,6 +141,7 @@ impl HostStore for SqlStore {
         let mut top = max_seq as u64;
         // Sequences at or below what the host stored before were stored then.
         let fresh = |seq: u64| !batch.sequenced || seq > max_seq as u64;
+        let mut rows: Vec<(i64, i64, f64)> = Vec::with_capacity(ROWS_PER_INSERT);
         for (seq, samples) in batch.records.iter().filter(|(seq, _)| fresh(*seq)) {
             for s in samples {
                 let key = (s.name.clone(), s.labels.clone());
@@ -163,22 +164,17 @@ impl HostStore for SqlStore {
                     }
                 };
                 let Some(id) = id else { continue };
-                sqlx::query(
-                    "INSERT INTO metric_samples (series_id, tenant_id, at, value) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (series_id, at) DO NOTHING",
-                )
-                .bind(id)
-                .bind(tenant)
-                .bind(ms(s.at))
-                .bind(s.value)
-                .execute(&mut *tx.conn)
-                .await
-                .map_err(map_err)?;
+                rows.push((id, ms(s.at), s.value));
+                if rows.len() == ROWS_PER_INSERT {
+                    insert_samples(&mut tx.conn, tenant, &rows).await?;
+                    rows.clear();
+                }
             }
             if batch.sequenced {
                 top = top.max(*seq);
             }
         }
+        insert_samples(&mut tx.conn, tenant, &rows).await?;
         if refused > 0 && !batch.sequenced {
             // Pushed samples are taken whole or not at all.
             drop(tx);
@@ -327,6 +323,33 @@ impl HostStore for SqlStore {
             .map(|(name, labels, at, value)| StoredSample { name, labels, at: ts(at), value })
             .collect())
     }
+}
+
+/// Samples per INSERT statement: four parameters each stays well inside the
+/// parameter limits of SQLite (32 766) and PostgreSQL (65 535).
+const ROWS_PER_INSERT: usize = 500;
+
+/// Inserts samples with one multi-row statement; a sample already stored
+/// for the same series and time is left as it is.
+async fn insert_samples(conn: &mut AnyConnection, tenant: i64, rows: &[(i64, i64, f64)]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from("INSERT INTO metric_samples (series_id, tenant_id, at, value) VALUES ");
+    for i in 0..rows.len() {
+        let n = i * 4;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+    }
+    sql.push_str(" ON CONFLICT (series_id, at) DO NOTHING");
+    let mut q = sqlx::query(&sql);
+    for (series, at, value) in rows {
+        q = q.bind(*series).bind(tenant).bind(*at).bind(*value);
+    }
+    q.execute(&mut *conn).await.map_err(map_err)?;
+    Ok(())
 }
 
 async fn insert_event(
