@@ -145,8 +145,12 @@ impl HostStore for SqlStore {
         for (seq, samples) in batch.records.iter().filter(|(seq, _)| fresh(*seq)) {
             for s in samples {
                 let key = (s.name.clone(), s.labels.clone());
-                let id = match series.get(&key) {
-                    Some(id) => *id,
+                let cached = match series.get(&key) {
+                    Some(id) => Some(*id),
+                    None => self.series_cache.lock().ok().and_then(|c| c.get(batch.host, &key)).map(Some),
+                };
+                let id = match cached {
+                    Some(id) => id,
                     None => {
                         let id = match find_series(&mut tx.conn, batch.host, &s.name, &s.labels).await? {
                             Some(id) => Some(id),
@@ -193,6 +197,13 @@ impl HostStore for SqlStore {
             insert_event(&mut tx.conn, tenant, batch.host.0, ms(batch.at), "host.up", &detail).await?;
         }
         tx.finish().await?;
+        if let Ok(mut cache) = self.series_cache.lock() {
+            for ((name, labels), id) in series {
+                if let Some(id) = id {
+                    cache.put(batch.host, name, labels, id);
+                }
+            }
+        }
         Ok(IngestOutcome { up_to: top, refused_series: refused })
     }
 
@@ -322,6 +333,27 @@ impl HostStore for SqlStore {
             .into_iter()
             .map(|(name, labels, at, value)| StoredSample { name, labels, at: ts(at), value })
             .collect())
+    }
+}
+
+/// Committed series ids, bounded: cleared when it grows past its limit.
+#[derive(Default)]
+pub(crate) struct SeriesCache {
+    ids: HashMap<(i64, String, String), i64>,
+}
+
+impl SeriesCache {
+    const MAX: usize = 200_000;
+
+    fn get(&self, host: HostId, key: &(String, String)) -> Option<i64> {
+        self.ids.get(&(host.0, key.0.clone(), key.1.clone())).copied()
+    }
+
+    fn put(&mut self, host: HostId, name: String, labels: String, id: i64) {
+        if self.ids.len() >= Self::MAX {
+            self.ids.clear();
+        }
+        self.ids.insert((host.0, name, labels), id);
     }
 }
 

@@ -38,11 +38,19 @@ pub struct SqlStore {
     /// SQLite has one writer; taking this in-process lock before a write
     /// transaction avoids busy errors between our own connections.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Series ids by (host, name, labels). Ids never change, so the cache
+    /// cannot go stale; it only holds ids of committed series.
+    series_cache: Arc<std::sync::Mutex<hosts::SeriesCache>>,
 }
 
 impl SqlStore {
     pub fn new(pool: AnyPool, dialect: Dialect) -> Self {
-        Self { pool, dialect, write_lock: Arc::new(tokio::sync::Mutex::new(())) }
+        Self {
+            pool,
+            dialect,
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            series_cache: Arc::new(std::sync::Mutex::new(hosts::SeriesCache::default())),
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {
