@@ -63,6 +63,17 @@ impl Actor {
         }
     }
 
+    /// The actor's scope, or one tenant of it when a filter is given.
+    pub fn narrowed(&self, tenant: Option<TenantId>) -> Result<TenantScope> {
+        match tenant {
+            Some(t) => {
+                self.require_tenant(t)?;
+                Ok(TenantScope::one(t))
+            }
+            None => Ok(self.scope.clone()),
+        }
+    }
+
     pub(crate) fn audit(
         &self,
         at: jiff::Timestamp,

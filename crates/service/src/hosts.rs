@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use leitstand_domain::audit::AuditDraft;
 use leitstand_domain::{HostId, Permission, TenantId};
 use leitstand_proto::{signing, Ack, Batch, EnrollRequest, EnrollResponse, Record};
-use leitstand_store::{Host, IngestBatch, NewEnrollToken, NewHost, StoreError, StoredSample, TenantScope};
+use leitstand_store::{Host, IngestBatch, NewEnrollToken, NewHost, StoreError, StoredSample};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -134,9 +134,10 @@ impl Services {
     /// Hosts with status and CPU, RAM and disk at a glance.
     pub async fn host_overviews(&self, actor: &Actor, tenant: Option<TenantId>) -> Result<Vec<HostOverview>> {
         let hosts = self.hosts(actor, tenant).await?;
+        // Figures only for the hosts listed: a tenant filter narrows the query too.
         let latest = self
             .store
-            .latest_samples(actor.scope(), &["cpu_usage_percent", "mem_used_percent", "fs_used_percent"])
+            .latest_samples(&actor.narrowed(tenant)?, &["cpu_usage_percent", "mem_used_percent", "fs_used_percent"])
             .await?;
         let interval = SignedDuration::from_secs(DEFAULT_INTERVAL_SECS as i64);
         Ok(hosts
@@ -347,13 +348,7 @@ impl Services {
 
     pub async fn hosts(&self, actor: &Actor, tenant: Option<TenantId>) -> Result<Vec<Host>> {
         actor.require(Permission::HostsRead)?;
-        let scope = match tenant {
-            Some(t) => {
-                actor.require_tenant(t)?;
-                TenantScope::one(t)
-            }
-            None => actor.scope().clone(),
-        };
+        let scope = actor.narrowed(tenant)?;
         Ok(self.store.hosts(&scope).await?)
     }
 

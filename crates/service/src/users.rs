@@ -67,13 +67,7 @@ impl Services {
 
     pub async fn users(&self, actor: &Actor, tenant: Option<TenantId>) -> Result<Vec<User>> {
         actor.require(Permission::UsersRead)?;
-        let scope = match tenant {
-            Some(t) => {
-                actor.require_tenant(t)?;
-                TenantScope::one(t)
-            }
-            None => actor.scope().clone(),
-        };
+        let scope = actor.narrowed(tenant)?;
         Ok(self.store.users(&scope).await?)
     }
 
