@@ -135,27 +135,32 @@ impl Services {
     pub async fn host_overviews(&self, actor: &Actor, tenant: Option<TenantId>) -> Result<Vec<HostOverview>> {
         let hosts = self.hosts(actor, tenant).await?;
         // Figures only for the hosts listed: a tenant filter narrows the query too.
-        let latest = self
-            .store
-            .latest_samples(&actor.narrowed(tenant)?, &["cpu_usage_percent", "mem_used_percent", "fs_used_percent"])
-            .await?;
+        let latest = self.latest_figures(&actor.narrowed(tenant)?).await?;
+        Ok(hosts.into_iter().map(|h| self.overview(h, &latest)).collect())
+    }
+
+    /// One host with its status and newest figures.
+    pub async fn host_overview(&self, actor: &Actor, id: HostId) -> Result<HostOverview> {
+        let host = self.host(actor, id).await?;
+        let latest = self.latest_figures(&actor.narrowed(Some(host.tenant))?).await?;
+        Ok(self.overview(host, &latest))
+    }
+
+    async fn latest_figures(&self, scope: &leitstand_store::TenantScope) -> Result<Vec<(HostId, StoredSample)>> {
+        Ok(self.store.latest_samples(scope, &["cpu_usage_percent", "mem_used_percent", "fs_used_percent"]).await?)
+    }
+
+    fn overview(&self, host: Host, latest: &[(HostId, StoredSample)]) -> HostOverview {
         let interval = SignedDuration::from_secs(DEFAULT_INTERVAL_SECS as i64);
-        Ok(hosts
-            .into_iter()
-            .map(|host| {
-                let id = host.id;
-                let of = |name: &'static str| latest.iter().filter(move |(h, s)| *h == id && s.name == name);
-                HostOverview {
-                    status: leitstand_domain::host::host_status(host.last_seen, host.revoked, self.now(), interval),
-                    cpu_percent: of("cpu_usage_percent")
-                        .find(|(_, s)| s.labels.contains("\"total\""))
-                        .map(|(_, s)| s.value),
-                    mem_percent: of("mem_used_percent").map(|(_, s)| s.value).next(),
-                    disk_percent: of("fs_used_percent").map(|(_, s)| s.value).reduce(f64::max),
-                    host,
-                }
-            })
-            .collect())
+        let id = host.id;
+        let of = |name: &'static str| latest.iter().filter(move |(h, s)| *h == id && s.name == name);
+        HostOverview {
+            status: leitstand_domain::host::host_status(host.last_seen, host.revoked, self.now(), interval),
+            cpu_percent: of("cpu_usage_percent").find(|(_, s)| s.labels.contains("\"total\"")).map(|(_, s)| s.value),
+            mem_percent: of("mem_used_percent").map(|(_, s)| s.value).next(),
+            disk_percent: of("fs_used_percent").map(|(_, s)| s.value).reduce(f64::max),
+            host,
+        }
     }
 
     /// A single-use token that enrols one host into `tenant`.

@@ -155,17 +155,10 @@ impl HostTpl {
 
 async fn host(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(f): Query<Flash>) -> WebResult {
     let a = ctx.actor()?;
-    let h = s.services.host(a, HostId(id)).await?;
-    let o = s
-        .services
-        .host_overviews(a, Some(h.tenant))
-        .await?
-        .into_iter()
-        .find(|o| o.host.id == h.id)
-        .ok_or(ServiceError::NotFound)?;
-    let tenant = s.services.tenant(a, h.tenant).await?;
-    let custom = s.services.metric_names(a, h.id).await?.into_iter().filter(|n| !is_standard(n)).collect();
-    let events = s.services.host_events(a, h.id).await?;
+    let o = s.services.host_overview(a, HostId(id)).await?;
+    let tenant = s.services.tenant(a, o.host.tenant).await?;
+    let custom = s.services.metric_names(a, o.host.id).await?.into_iter().filter(|n| !is_standard(n)).collect();
+    let events = s.services.host_events(a, o.host.id).await?;
     let p = page(&s, &ctx, "page-host", f.ok.as_deref()).await;
     Ok(render(&HostTpl { p, o, custom, events, tenant, can_manage: a.can(P::HostsManage) }))
 }
