@@ -9,6 +9,9 @@ use leitstand_store::{
     SessionStore, StoreError, TenantScope,
 };
 
+/// How often a token's `last_used` is written.
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(&self, s: &NewSession) -> Result<()> {
@@ -216,7 +219,7 @@ impl ApiTokenStore for SqlStore {
     }
 
     async fn token_by_hash(&self, token_hash: &str, now: Timestamp) -> Result<ApiToken> {
-        let mut tx = self.write(&TenantScope::All).await?;
+        let mut tx = self.read(&TenantScope::All).await?;
         let row = sqlx::query(&format!(
             "SELECT {} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL \
              AND (expires_at IS NULL OR expires_at > $2)",
@@ -226,15 +229,21 @@ impl ApiTokenStore for SqlStore {
         .bind(ms(now))
         .fetch_one(&mut *tx.conn)
         .await
-        .map_err(map_err)?;
-        let token = rows::api_token(&row)?;
-        sqlx::query("UPDATE api_tokens SET last_used = $1 WHERE id = $2")
-            .bind(ms(now))
-            .bind(token.id.0)
-            .execute(&mut *tx.conn)
-            .await
-            .map_err(map_err)?;
+        .map_err(map_err);
         tx.finish().await?;
+        let mut token = rows::api_token(&row?)?;
+        // Most requests only read; `last_used` is written at most once a minute.
+        if token.last_used.is_none_or(|t| ms(now) - ms(t) >= LAST_USED_EVERY_MS) {
+            let mut tx = self.write(&TenantScope::All).await?;
+            sqlx::query("UPDATE api_tokens SET last_used = $1 WHERE id = $2")
+                .bind(ms(now))
+                .bind(token.id.0)
+                .execute(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+            tx.finish().await?;
+            token.last_used = Some(now);
+        }
         Ok(token)
     }
 }
