@@ -6,5 +6,6 @@
 pub mod collect;
 pub mod config;
 pub mod identity;
+pub mod settings;
 pub mod spool;
 pub mod uplink;

@@ -100,7 +100,8 @@ fn main() -> anyhow::Result<()> {
                 dir: config.metrics_dir.clone(),
                 timeout: collect::custom::SCRIPT_TIMEOUT,
             }));
-            let uplink = Identity::load(&config.state_dir)?.map(Uplink::new);
+            let mut uplink = Identity::load(&config.state_dir)?.map(Uplink::new);
+            let mut running = leitstand_agent::settings::Running::load(&config.state_dir, config.interval_secs);
             if uplink.is_none() {
                 tracing::warn!("not enrolled: collecting into the spool only (run `leitstand-agent enroll`)");
             }
@@ -118,9 +119,12 @@ fn main() -> anyhow::Result<()> {
                     tracing::warn!(?r, "spool losses");
                     spool.append(&r)?;
                 }
-                if let (Some(up), false) = (&uplink, refused) {
+                if let (Some(up), false) = (&mut uplink, refused) {
                     match up.flush(&mut spool) {
                         Ok(n) => tracing::debug!(records = n, "sent"),
+                        Err(SendError::Wait { message, .. }) => {
+                            tracing::warn!(reason = %message, "the server asks to wait; keeping data in the spool")
+                        }
                         Err(SendError::Unreachable(e)) => {
                             tracing::warn!(error = %e, "server unreachable; keeping data in the spool")
                         }
@@ -130,12 +134,22 @@ fn main() -> anyhow::Result<()> {
                         }
                         Err(e) => tracing::error!(error = %e, "batch not accepted; will retry"),
                     }
+                    if let Some(pushed) = up.settings() {
+                        match running.apply(pushed) {
+                            Ok(true) => tracing::info!(
+                                interval_secs = running.interval_secs,
+                                "new settings from the server applied"
+                            ),
+                            Ok(false) => {}
+                            Err(reason) => tracing::error!(%reason, "settings from the server refused"),
+                        }
+                    }
                 }
                 round += 1;
                 if rounds.is_some_and(|n| round >= n) {
                     break;
                 }
-                std::thread::sleep(Duration::from_secs(config.interval_secs));
+                std::thread::sleep(Duration::from_secs(running.interval_secs));
             }
         }
         Command::Enroll { server, token, name } => {

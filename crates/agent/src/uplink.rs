@@ -5,7 +5,9 @@
 
 use crate::identity::{new_key, public_hex, Identity};
 use crate::spool::Spool;
-use leitstand_proto::{Ack, AgentError, Batch, EnrollRequest, EnrollResponse, Sequenced, PROTOCOL_VERSION};
+use leitstand_proto::{
+    Ack, AgentError, AgentSettings, Batch, EnrollRequest, EnrollResponse, Sequenced, PROTOCOL_VERSION,
+};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const ENROLL_PATH: &str = "/api/agent/v1/enroll";
@@ -24,6 +26,10 @@ pub enum SendError {
     /// The server could not take the batch (bad input, too large, overload).
     #[error("batch not accepted ({status}): {message}")]
     Rejected { status: u16, message: String },
+    /// The server asks the agent to wait: it sends too fast (429) or its
+    /// host awaits approval (409). The records stay in the spool.
+    #[error("server asks to wait ({status}): {message}")]
+    Wait { status: u16, message: String },
 }
 
 fn now_ms() -> i64 {
@@ -44,6 +50,8 @@ fn error_of(e: ureq::Error) -> SendError {
                 .unwrap_or_default();
             if matches!(status, 401 | 403 | 404) {
                 SendError::Refused { status, message }
+            } else if matches!(status, 409 | 429) {
+                SendError::Wait { status, message }
             } else {
                 SendError::Rejected { status, message }
             }
@@ -76,6 +84,8 @@ pub fn enroll(server: &str, token: &str, name: &str, os: &str) -> Result<(Identi
 pub struct Uplink {
     identity: Identity,
     http: ureq::Agent,
+    /// The settings the server pushed with its latest acknowledgement.
+    settings: Option<AgentSettings>,
     /// Most records per batch.
     pub max_records: usize,
     /// About this many bytes of records per batch.
@@ -84,11 +94,16 @@ pub struct Uplink {
 
 impl Uplink {
     pub fn new(identity: Identity) -> Self {
-        Self { identity, http: http(), max_records: 500, max_bytes: 512 * 1024 }
+        Self { identity, http: http(), settings: None, max_records: 500, max_bytes: 512 * 1024 }
     }
 
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// What the server asked for in its latest acknowledgement.
+    pub fn settings(&self) -> Option<&AgentSettings> {
+        self.settings.as_ref()
     }
 
     /// The signed request of one batch: (URL, headers, body).
@@ -113,7 +128,7 @@ impl Uplink {
 
     /// Sends everything the spool holds, batch by batch, acknowledging as it
     /// goes; returns how many records went.
-    pub fn flush(&self, spool: &mut Spool) -> Result<usize, SendError> {
+    pub fn flush(&mut self, spool: &mut Spool) -> Result<usize, SendError> {
         let mut sent = 0;
         loop {
             let batch = spool
@@ -124,6 +139,9 @@ impl Uplink {
             }
             let n = batch.len();
             let ack = self.send(batch)?;
+            if ack.settings.is_some() {
+                self.settings = ack.settings.clone();
+            }
             spool.ack(ack.up_to).map_err(|e| SendError::Rejected { status: 0, message: format!("spool: {e}") })?;
             sent += n;
         }

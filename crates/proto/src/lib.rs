@@ -82,6 +82,17 @@ pub struct Sequenced {
 pub struct Ack {
     /// Every record up to and including this sequence is stored.
     pub up_to: u64,
+    /// The settings the server wants the agent to run with now (AGT-4);
+    /// the agent applies them without restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<AgentSettings>,
+}
+
+/// Settings pushed to the agent with every acknowledgement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentSettings {
+    /// Seconds between two collections.
+    pub interval_secs: u64,
 }
 
 #[cfg(test)]

@@ -20,13 +20,21 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// (method, path pattern) → (permission, kind), from the registry.
     pub routes: Arc<HashMap<(Method, String), (Permission, Kind)>>,
+    /// Turns true when the server shuts down, so open streams end.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
     pub fn new(services: Services, config: Config) -> Self {
         let routes =
             routes::all().into_iter().map(|r| ((r.method, r.path.to_owned()), (r.permission, r.kind))).collect();
-        Self { services, config: Arc::new(config), metrics: Arc::new(Metrics::default()), routes: Arc::new(routes) }
+        Self {
+            services,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+            routes: Arc::new(routes),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
+        }
     }
 
     /// The time zone of a tenant; Europe/Berlin when unknown.
@@ -56,8 +64,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Background work every replica runs: host-down sweeps every 15 s and
-/// sample retention every hour. Both are safe to run on several replicas.
+/// Background work every replica runs: host-down sweeps and rollups every
+/// 15 s, retention every hour. All are safe to run on several replicas.
 pub fn spawn_workers(services: Services) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
@@ -66,6 +74,9 @@ pub fn spawn_workers(services: Services) {
             tick.tick().await;
             if let Err(e) = services.sweep_hosts().await {
                 tracing::warn!(error = %e, "host sweep failed; will retry");
+            }
+            if let Err(e) = services.roll_up().await {
+                tracing::warn!(error = %e, "rollup failed; will retry");
             }
             if n.is_multiple_of(240) {
                 match services.apply_retention().await {
@@ -81,8 +92,14 @@ pub fn spawn_workers(services: Services) {
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let stopping = state.stopping.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stopping.send(true);
+        })
+        .await
 }
 
 async fn shutdown_signal() {

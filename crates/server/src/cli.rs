@@ -298,7 +298,13 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 pub async fn services(config: &Config) -> anyhow::Result<Services> {
     let store = open_store(config).await?;
     let key = load_key(config)?;
-    let sc = ServiceConfig { base_url: config.base_url(), ..ServiceConfig::default() };
+    let sc = ServiceConfig {
+        base_url: config.base_url(),
+        retention: config.retention(),
+        agent_batches_per_second: config.agent_batches_per_second,
+        agent_batch_burst: config.agent_batch_burst,
+        ..ServiceConfig::default()
+    };
     Ok(Services::new(store, Arc::new(SystemClock), key, sc))
 }
 

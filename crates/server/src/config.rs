@@ -37,6 +37,16 @@ pub struct Config {
     /// The agent binary served to hosts; default: `leitstand-agent` beside
     /// the server binary.
     pub agent_binary: Option<PathBuf>,
+    /// Days raw samples are kept.
+    pub retention_raw_days: u32,
+    /// Days 1-minute rollups are kept.
+    pub retention_minute_days: u32,
+    /// Days 1-hour rollups are kept.
+    pub retention_hour_days: u32,
+    /// Batches one agent may send per second, sustained.
+    pub agent_batches_per_second: f64,
+    /// Batches one agent may send in a burst (a spool catching up).
+    pub agent_batch_burst: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -70,6 +80,11 @@ impl Default for Config {
             provider_name: "Leitstand Provider".into(),
             admin_name: "admin".into(),
             agent_binary: None,
+            retention_raw_days: 7,
+            retention_minute_days: 30,
+            retention_hour_days: 730,
+            agent_batches_per_second: 5.0,
+            agent_batch_burst: 60,
         }
     }
 }
@@ -127,10 +142,27 @@ impl Config {
         if let Some(v) = get("LEITSTAND_AGENT_BINARY") {
             self.agent_binary = Some(v.into());
         }
+        if let Some(v) = get("LEITSTAND_AGENT_BATCHES_PER_SECOND") {
+            self.agent_batches_per_second = v
+                .parse()
+                .ok()
+                .filter(|r: &f64| *r > 0.0)
+                .ok_or_else(|| ConfigError::Env("LEITSTAND_AGENT_BATCHES_PER_SECOND", "a number above 0".into()))?;
+        }
         if let Some(v) = get("LEITSTAND_TRUST_FORWARDED_FOR") {
             self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");
         }
         Ok(())
+    }
+
+    /// The retention the service applies; each at least one day.
+    pub fn retention(&self) -> leitstand_service::Retention {
+        let days = |d: u32| jiff::SignedDuration::from_hours(i64::from(d.max(1)) * 24);
+        leitstand_service::Retention {
+            raw: days(self.retention_raw_days),
+            minute: days(self.retention_minute_days),
+            hour: days(self.retention_hour_days),
+        }
     }
 
     pub fn base_url(&self) -> String {

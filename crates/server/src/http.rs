@@ -304,7 +304,8 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
         ServiceError::BadInput(_) => StatusCode::BAD_REQUEST,
         ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
-        ServiceError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::Throttled(_) | ServiceError::AgentRateLimited(..) => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::AgentPending(_) => StatusCode::CONFLICT,
         ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -319,7 +320,8 @@ pub fn message_key(e: &ServiceError) -> &'static str {
         ServiceError::BadInput(_) => "error-invalid",
         ServiceError::Invalid(_) => "error-invalid",
         ServiceError::Conflict(_) => "error-conflict",
-        ServiceError::Throttled(_) => "error-throttled",
+        ServiceError::Throttled(_) | ServiceError::AgentRateLimited(..) => "error-throttled",
+        ServiceError::AgentPending(_) => "error-conflict",
         ServiceError::Unavailable(_) => "error-unavailable",
         ServiceError::Internal(_) => "error-internal",
     }
@@ -353,6 +355,8 @@ fn api_code(e: &ServiceError) -> &'static str {
         ServiceError::Invalid(_) => "invalid",
         ServiceError::Conflict(_) => "conflict",
         ServiceError::Throttled(_) => "throttled",
+        ServiceError::AgentRateLimited(..) => "rate_limited",
+        ServiceError::AgentPending(_) => "pending_approval",
         ServiceError::Unavailable(_) => "unavailable",
         ServiceError::Internal(_) => "internal",
     }
@@ -393,15 +397,21 @@ pub fn error_response(kind: Kind, lang: Lang, e: &ServiceError, path: &str) -> R
                 ServiceError::Unavailable(_) => "the database is unavailable; retry shortly".to_owned(),
                 ServiceError::Internal(_) => "internal error; the server log has details".to_owned(),
                 ServiceError::Conflict(what) => format!("{what} already exists"),
-                ServiceError::AgentRefused(m) | ServiceError::BadInput(m) => m.clone(),
+                ServiceError::AgentRefused(m)
+                | ServiceError::BadInput(m)
+                | ServiceError::AgentPending(m)
+                | ServiceError::AgentRateLimited(m, _) => m.clone(),
                 other => tr(Lang::En, message_key(other)),
             };
             (status, Json(ApiErrorBody { error: api_code(e), message, fields })).into_response()
         }
     };
     match e {
-        ServiceError::Throttled(s) => {
+        ServiceError::Throttled(s) | ServiceError::AgentRateLimited(_, s) => {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*s));
+        }
+        ServiceError::AgentPending(_) => {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         }
         ServiceError::Unavailable(_) => {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -157,12 +157,9 @@ mod tests {
             .chain(SocPackage::ALL.iter().map(|p| format!("soc-{}", p.as_str())))
             .chain(Role::ALL.iter().map(|r| format!("role-{}", r.as_str().replace('_', "-"))))
             .chain(["label-kind-provider".to_owned(), "label-kind-customer".to_owned()])
-            .chain(
-                [HostStatus::Up, HostStatus::Down, HostStatus::Waiting, HostStatus::Revoked]
-                    .iter()
-                    .map(|s| format!("label-status-{}", s.as_str())),
-            )
-            .chain(["label-event-host-down".to_owned(), "label-event-host-up".to_owned()]);
+            .chain(HostStatus::ALL.iter().map(|s| format!("label-status-{}", s.as_str())))
+            .chain(["label-event-host-down".to_owned(), "label-event-host-up".to_owned()])
+            .chain(leitstand_store::HostSort::ALL.iter().map(|s| format!("label-sort-{}", s.as_str())));
         for key in composed {
             for lang in Lang::ALL {
                 if !has(lang, &key) {

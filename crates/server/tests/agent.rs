@@ -366,7 +366,7 @@ async fn a_silent_host_goes_down_once_and_comes_back_up_with_events() {
         protocol: leitstand_proto::PROTOCOL_VERSION,
         records: vec![leitstand_proto::Sequenced { seq, record: Record::Heartbeat { at_ms: 0 } }],
     };
-    app.services.ingest_batch(&host, batch(1)).await.expect("heard");
+    app.services.ingest_batch(&host, batch(1), None).await.expect("heard");
     assert!(app.services.sweep_hosts().await.expect("sweep").is_empty(), "just heard: up");
     // 3 intervals + 30 s = 60 s of silence is allowed; 61 s is not.
     app.clock.advance(jiff::SignedDuration::from_secs(60));
@@ -375,10 +375,11 @@ async fn a_silent_host_goes_down_once_and_comes_back_up_with_events() {
     let down = app.services.sweep_hosts().await.expect("sweep");
     assert_eq!(down.len(), 1);
     assert!(app.services.sweep_hosts().await.expect("again").is_empty(), "recorded once");
-    let overview = app.services.host_overviews(&admin, Some(tenant)).await.expect("overview");
-    assert_eq!(overview[0].status, leitstand_domain::host::HostStatus::Down);
+    let list = app.services.host_list(&admin, Some(tenant), Default::default()).await.expect("list");
+    assert_eq!(list.rows[0].status, leitstand_domain::host::HostStatus::Down);
+    assert_eq!((list.counts.down, list.counts.up), (1, 0));
     app.clock.advance(jiff::SignedDuration::from_secs(300));
-    app.services.ingest_batch(&host, batch(2)).await.expect("back");
+    app.services.ingest_batch(&host, batch(2), None).await.expect("back");
     let token = app.token("admin").await;
     let events = app.get_json(&token, &format!("/api/v1/hosts/{id}/events")).await;
     let kinds: Vec<&str> =

@@ -20,6 +20,8 @@ impl Server {
             .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data"])
             .arg(dir)
             .env_remove("LEITSTAND_DATABASE")
+            // The agents here send as fast as they can.
+            .env("LEITSTAND_AGENT_BATCHES_PER_SECOND", "100000")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

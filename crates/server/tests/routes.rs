@@ -42,7 +42,14 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
         ) => {
             json!({})
         }
-        ("POST", "/api/v1/hosts/{host}/revoke" | "/api/v1/tenants/{tenant}/enroll-tokens") => json!({}),
+        (
+            "POST",
+            "/api/v1/hosts/{host}/revoke" | "/api/v1/hosts/{host}/approve" | "/api/v1/tenants/{tenant}/enroll-tokens",
+        ) => {
+            json!({})
+        }
+        ("PUT", "/api/v1/hosts/{host}/interval") => json!({ "interval_secs": 30 }),
+        ("PUT", "/api/v1/tenants/{tenant}/host-policy") => json!({ "interval_secs": 30, "require_approval": false }),
         ("POST", "/api/v1/hosts/{host}/metrics") => {
             json!({ "samples": [{ "name": "backup_age_seconds", "value": 1.0 }] })
         }

@@ -26,6 +26,12 @@ pub enum ServiceError {
     /// An agent request was refused; the message tells its operator why.
     #[error("agent refused: {0}")]
     AgentRefused(String),
+    /// The agent sends too fast; it may send again after this many seconds.
+    #[error("agent rate limited: {0}")]
+    AgentRateLimited(String, u64),
+    /// The agent's host waits for approval; it keeps its data meanwhile.
+    #[error("agent pending: {0}")]
+    AgentPending(String),
     /// Input that cannot be taken, with the reason (e.g. a malformed batch).
     #[error("bad input: {0}")]
     BadInput(String),

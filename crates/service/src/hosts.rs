@@ -6,9 +6,13 @@ use crate::{Actor, Result, ServiceError, Services};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use jiff::{SignedDuration, Timestamp};
 use leitstand_domain::audit::AuditDraft;
+use leitstand_domain::host::{HostStatus, INTERVAL_RANGE};
 use leitstand_domain::{HostId, Permission, TenantId};
-use leitstand_proto::{signing, Ack, Batch, EnrollRequest, EnrollResponse, Record};
-use leitstand_store::{Host, IngestBatch, NewEnrollToken, NewHost, StoreError, StoredSample};
+use leitstand_proto::{signing, Ack, AgentSettings, Batch, EnrollRequest, EnrollResponse, Record};
+use leitstand_store::{
+    Glance, Host, HostCounts, HostPolicy, HostQuery, IngestBatch, NewEnrollToken, NewHost, Resolution, Rolled,
+    StoreError, StoredSample,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -20,10 +24,6 @@ const MAX_NAME: usize = 200;
 const MAX_LABEL_TEXT: usize = 256;
 /// How long an enrollment token is valid.
 pub const ENROLL_TOKEN_TTL: SignedDuration = SignedDuration::from_hours(24);
-/// How long raw samples are kept.
-pub const RAW_RETENTION: SignedDuration = SignedDuration::from_hours(7 * 24);
-/// The collection interval the server asks for.
-pub const DEFAULT_INTERVAL_SECS: u64 = 10;
 
 /// A single-use enrollment token, shown once.
 #[derive(Debug, Clone)]
@@ -51,6 +51,20 @@ fn valid_metric_name(n: &str) -> bool {
         && n.bytes()
             .enumerate()
             .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit()))
+}
+
+/// CPU, RAM and fullest disk from one record's samples, if it has them.
+fn glance_of(samples: &[StoredSample]) -> Option<Glance> {
+    let of = |name: &'static str| samples.iter().filter(move |s| s.name == name).map(|s| s.value);
+    let g = Glance {
+        cpu_percent: samples
+            .iter()
+            .find(|s| s.name == "cpu_usage_percent" && s.labels.contains("\"cpu\":\"total\""))
+            .map(|s| s.value),
+        mem_percent: of("mem_used_percent").next(),
+        disk_percent: of("fs_used_percent").reduce(f64::max),
+    };
+    (g != Glance::default()).then_some(g)
 }
 
 /// Turns a batch into rows, refusing it whole with the first reason found.
@@ -116,49 +130,103 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
         };
         records.push((r.seq, samples));
     }
-    Ok(IngestBatch { host, records, at, sequenced: true, max_series: 0 })
+    let glance = records.iter().rev().find_map(|(_, samples)| glance_of(samples));
+    Ok(IngestBatch { host, records, at, sequenced: true, max_series: 0, glance, address: None })
 }
 
 /// A host with its state and newest figures, for lists.
 #[derive(Debug, Clone)]
 pub struct HostOverview {
     pub host: Host,
-    pub status: leitstand_domain::host::HostStatus,
+    pub status: HostStatus,
     pub cpu_percent: Option<f64>,
     pub mem_percent: Option<f64>,
     /// The fullest file system.
     pub disk_percent: Option<f64>,
 }
 
+/// One page of the host list, with the counts per state of the whole scope.
+#[derive(Debug, Clone)]
+pub struct HostList {
+    pub rows: Vec<HostOverview>,
+    /// Hosts that match the filter, on all pages.
+    pub total: u64,
+    pub counts: HostCounts,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl HostList {
+    pub fn pages(&self) -> u32 {
+        (self.total.div_ceil(u64::from(self.per_page.max(1)))).max(1) as u32
+    }
+}
+
+/// Samples of one metric over a range, at the resolution that suits it.
+#[derive(Debug, Clone)]
+pub struct History {
+    pub resolution: Resolution,
+    pub points: Vec<Rolled>,
+}
+
+/// The resolution a chart of `span` is served from: raw up to 6 hours,
+/// 1-minute buckets up to 3 days, 1-hour buckets beyond.
+pub fn resolution_for(span: SignedDuration) -> Resolution {
+    if span <= SignedDuration::from_hours(6) {
+        Resolution::Raw
+    } else if span <= SignedDuration::from_hours(72) {
+        Resolution::Minute
+    } else {
+        Resolution::Hour
+    }
+}
+
+fn check_interval(secs: u32) -> Result<u32> {
+    if INTERVAL_RANGE.contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(ServiceError::field("interval_secs", "error-interval"))
+    }
+}
+
 impl Services {
-    /// Hosts with status and CPU, RAM and disk at a glance.
-    pub async fn host_overviews(&self, actor: &Actor, tenant: Option<TenantId>) -> Result<Vec<HostOverview>> {
-        let hosts = self.hosts(actor, tenant).await?;
-        // Figures only for the hosts listed: a tenant filter narrows the query too.
-        let latest = self.latest_figures(&actor.narrowed(tenant)?).await?;
-        Ok(hosts.into_iter().map(|h| self.overview(h, &latest)).collect())
+    /// One page of hosts with status and CPU, RAM and disk at a glance,
+    /// filtered, ordered and counted in the database.
+    pub async fn host_list(&self, actor: &Actor, tenant: Option<TenantId>, mut q: HostQuery) -> Result<HostList> {
+        actor.require(Permission::HostsRead)?;
+        let scope = actor.narrowed(tenant)?;
+        q.now = Some(self.now());
+        q.per_page = q.per_page.clamp(1, 500);
+        let page = self.store.host_page(&scope, &q).await?;
+        let counts = self.store.host_counts(&scope, self.now()).await?;
+        Ok(HostList {
+            rows: page.hosts.into_iter().map(|h| self.overview(h)).collect(),
+            total: page.total,
+            counts,
+            page: q.page,
+            per_page: q.per_page,
+        })
     }
 
     /// One host with its status and newest figures.
     pub async fn host_overview(&self, actor: &Actor, id: HostId) -> Result<HostOverview> {
         let host = self.host(actor, id).await?;
-        let latest = self.latest_figures(&actor.narrowed(Some(host.tenant))?).await?;
-        Ok(self.overview(host, &latest))
+        Ok(self.overview(host))
     }
 
-    async fn latest_figures(&self, scope: &leitstand_store::TenantScope) -> Result<Vec<(HostId, StoredSample)>> {
-        Ok(self.store.latest_samples(scope, &["cpu_usage_percent", "mem_used_percent", "fs_used_percent"]).await?)
-    }
-
-    fn overview(&self, host: Host, latest: &[(HostId, StoredSample)]) -> HostOverview {
-        let interval = SignedDuration::from_secs(DEFAULT_INTERVAL_SECS as i64);
-        let id = host.id;
-        let of = |name: &'static str| latest.iter().filter(move |(h, s)| *h == id && s.name == name);
+    fn overview(&self, host: Host) -> HostOverview {
+        let interval = SignedDuration::from_secs(i64::from(host.effective_interval_secs));
         HostOverview {
-            status: leitstand_domain::host::host_status(host.last_seen, host.revoked, self.now(), interval),
-            cpu_percent: of("cpu_usage_percent").find(|(_, s)| s.labels.contains("\"total\"")).map(|(_, s)| s.value),
-            mem_percent: of("mem_used_percent").map(|(_, s)| s.value).next(),
-            disk_percent: of("fs_used_percent").map(|(_, s)| s.value).reduce(f64::max),
+            status: leitstand_domain::host::host_status(
+                host.last_seen,
+                host.revoked,
+                host.pending,
+                self.now(),
+                interval,
+            ),
+            cpu_percent: host.glance.cpu_percent,
+            mem_percent: host.glance.mem_percent,
+            disk_percent: host.glance.disk_percent,
             host,
         }
     }
@@ -208,7 +276,7 @@ impl Services {
             StoreError::Conflict(_) => refused("this key is enrolled already"),
             e => e.into(),
         })?;
-        let resp = EnrollResponse { host_id: created.id.0, interval_secs: DEFAULT_INTERVAL_SECS };
+        let resp = EnrollResponse { host_id: created.id.0, interval_secs: u64::from(created.effective_interval_secs) };
         Ok((created, resp))
     }
 
@@ -272,12 +340,38 @@ impl Services {
     }
 
     /// Stores a batch once and says up to where the host's records are
-    /// stored. Samples of new series beyond the host's limit are dropped
-    /// (the batch still counts as stored, so the agent is not stuck) and
-    /// returned as a count.
-    pub async fn ingest_batch(&self, host: &Host, batch: Batch) -> Result<(Ack, u64)> {
+    /// stored, with the settings the agent should run with. Samples of new
+    /// series beyond the host's limit are dropped (the batch still counts as
+    /// stored, so the agent is not stuck) and returned as a count. A host
+    /// waiting for approval, or one sending faster than its rate, is told to
+    /// wait; its spool keeps the records meanwhile.
+    pub async fn ingest_batch(&self, host: &Host, batch: Batch, address: Option<&str>) -> Result<(Ack, u64)> {
+        if host.pending {
+            return Err(ServiceError::AgentPending(
+                "this host waits for approval in the dashboard (Hosts, pending); its data stays in the agent's spool until then"
+                    .into(),
+            ));
+        }
+        let taken = self.agent_buckets.lock().map_or(Ok(()), |mut b| {
+            b.take(
+                host.id,
+                self.now().as_millisecond(),
+                self.config.agent_batches_per_second,
+                self.config.agent_batch_burst,
+            )
+        });
+        if let Err(wait) = taken {
+            return Err(ServiceError::AgentRateLimited(
+                format!(
+                    "this agent sends more than {} batches per second; wait {wait} s",
+                    self.config.agent_batches_per_second
+                ),
+                wait,
+            ));
+        }
         let mut rows = to_rows(batch, host.id, self.now())?;
         rows.max_series = self.config.max_series_per_host;
+        rows.address = address.map(str::to_owned);
         let out = self.store.ingest(&rows).await?;
         if out.refused_series > 0 {
             tracing::warn!(
@@ -287,7 +381,9 @@ impl Services {
                 "host at its series limit; new series dropped"
             );
         }
-        Ok((Ack { up_to: out.up_to }, out.refused_series))
+        let _ = self.stored.send(host.id); // nobody watching is fine
+        let settings = AgentSettings { interval_secs: u64::from(host.effective_interval_secs) };
+        Ok((Ack { up_to: out.up_to, settings: Some(settings) }, out.refused_series))
     }
 
     /// Custom metrics pushed through the API for a host (MON-2), stored at
@@ -317,25 +413,44 @@ impl Services {
                 host.name, self.config.max_series_per_host, out.refused_series
             )));
         }
+        let _ = self.stored.send(host.id);
         Ok(n)
     }
 
-    /// Marks hosts down that have been silent for longer than allowed and
-    /// records the events (MON-4). Run periodically by every replica; each
-    /// host is marked once.
+    /// Marks hosts down that have been silent for longer than their
+    /// interval allows and records the events (MON-4). Run periodically by
+    /// every replica; each host is marked once.
     pub async fn sweep_hosts(&self) -> Result<Vec<leitstand_store::HostEvent>> {
-        let interval = SignedDuration::from_secs(DEFAULT_INTERVAL_SECS as i64);
-        let cutoff = self.now() - leitstand_domain::host::allowed_silence(interval);
-        let events = self.store.mark_down(cutoff, self.now()).await?;
+        let events = self.store.mark_down(self.now()).await?;
         for e in &events {
             tracing::warn!(host = e.host.0, tenant = e.tenant.0, "host down");
         }
         Ok(events)
     }
 
-    /// Deletes raw samples past their retention (7 days).
+    /// Rolls up what was ingested since the last call; returns how many
+    /// ingest ranges were rolled up.
+    pub async fn roll_up(&self) -> Result<u64> {
+        let mut done = 0;
+        for _ in 0..100 {
+            let n = self.store.roll_up(500).await?;
+            done += n;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Deletes samples past their retention: raw, 1-minute, 1-hour.
     pub async fn apply_retention(&self) -> Result<u64> {
-        Ok(self.store.delete_samples_before(self.now() - RAW_RETENTION).await?)
+        let r = self.config.retention;
+        let now = self.now();
+        let mut gone = 0;
+        for (res, keep) in [(Resolution::Raw, r.raw), (Resolution::Minute, r.minute), (Resolution::Hour, r.hour)] {
+            gone += self.store.delete_samples_before(res, now - keep).await?;
+        }
+        Ok(gone)
     }
 
     pub async fn host_events(&self, actor: &Actor, id: HostId) -> Result<Vec<leitstand_store::HostEvent>> {
@@ -388,6 +503,79 @@ impl Services {
         self.store.host(actor.scope(), id).await?;
         Ok(self.store.samples(actor.scope(), id, name, since, until).await?)
     }
+
+    /// A metric over a range: raw samples for short ranges, rollups for
+    /// longer ones (see [`resolution_for`]).
+    pub async fn host_history(
+        &self,
+        actor: &Actor,
+        id: HostId,
+        name: &str,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<History> {
+        actor.require(Permission::HostsRead)?;
+        if until <= since {
+            return Err(ServiceError::BadInput("the range must end after it starts".into()));
+        }
+        if until.duration_since(since) > SignedDuration::from_hours(2 * 366 * 24) {
+            return Err(ServiceError::BadInput("a range spans at most two years".into()));
+        }
+        self.store.host(actor.scope(), id).await?;
+        let resolution = resolution_for(until.duration_since(since));
+        let points = self.store.rollups(actor.scope(), id, name, resolution, since, until).await?;
+        Ok(History { resolution, points })
+    }
+
+    /// How a tenant's hosts are monitored.
+    pub async fn host_policy(&self, actor: &Actor, tenant: TenantId) -> Result<HostPolicy> {
+        actor.require(Permission::HostsRead)?;
+        actor.require_tenant(tenant)?;
+        Ok(self.store.host_policy(actor.scope(), tenant).await?)
+    }
+
+    /// Sets the tenant's interval and approval rule; agents get the new
+    /// interval with their next acknowledgement.
+    pub async fn set_host_policy(&self, actor: &Actor, tenant: TenantId, policy: HostPolicy) -> Result<()> {
+        actor.require(Permission::HostsManage)?;
+        actor.require_tenant(tenant)?;
+        self.store.tenant(actor.scope(), tenant).await?;
+        check_interval(policy.interval_secs)?;
+        let detail = json!({ "interval_secs": policy.interval_secs, "require_approval": policy.require_approval });
+        let draft = actor.audit(self.now(), "host.policy", Some(tenant), format!("tenant:{tenant}"), detail);
+        Ok(self.store.set_host_policy(actor.scope(), tenant, &policy, &draft).await?)
+    }
+
+    /// Sets one host's interval; `None` follows the tenant's again.
+    pub async fn set_host_interval(&self, actor: &Actor, id: HostId, secs: Option<u32>) -> Result<()> {
+        actor.require(Permission::HostsManage)?;
+        let host = self.store.host(actor.scope(), id).await?;
+        if let Some(s) = secs {
+            check_interval(s)?;
+        }
+        let draft = actor.audit(
+            self.now(),
+            "host.interval",
+            Some(host.tenant),
+            format!("host:{id}"),
+            json!({ "name": host.name, "interval_secs": secs }),
+        );
+        Ok(self.store.set_host_interval(actor.scope(), id, secs, &draft).await?)
+    }
+
+    /// Lets a pending host deliver; its spooled data follows.
+    pub async fn approve_host(&self, actor: &Actor, id: HostId) -> Result<()> {
+        actor.require(Permission::HostsManage)?;
+        let host = self.store.host(actor.scope(), id).await?;
+        let draft = actor.audit(
+            self.now(),
+            "host.approve",
+            Some(host.tenant),
+            format!("host:{id}"),
+            json!({ "name": host.name }),
+        );
+        Ok(self.store.approve_host(actor.scope(), id, &draft).await?)
+    }
 }
 
 #[cfg(test)]
@@ -426,5 +614,31 @@ mod tests {
                 .expect("rows");
         assert_eq!(rows.records[0].1.len(), 1);
         assert_eq!(rows.records[0].1[0].labels, r#"{"device":"sda1","mount":"/"}"#);
+    }
+
+    #[test]
+    fn the_glance_comes_from_the_newest_record_with_figures() {
+        let old = metrics(1, vec![Sample::new("mem_used_percent", 10.0)]);
+        let new = metrics(
+            2,
+            vec![
+                Sample::new("cpu_usage_percent", 5.0).with("cpu", "0"),
+                Sample::new("cpu_usage_percent", 7.0).with("cpu", "total"),
+                Sample::new("mem_used_percent", 40.0),
+                Sample::new("fs_used_percent", 30.0).with("mount", "/"),
+                Sample::new("fs_used_percent", 95.0).with("mount", "/var"),
+            ],
+        );
+        let last = metrics(3, vec![Sample::new("custom_thing", 1.0)]);
+        let rows = to_rows(batch(vec![old, new, last]), HostId(1), Timestamp::UNIX_EPOCH).expect("rows");
+        let g = rows.glance.expect("figures");
+        assert_eq!((g.cpu_percent, g.mem_percent, g.disk_percent), (Some(7.0), Some(40.0), Some(95.0)));
+    }
+
+    #[test]
+    fn long_ranges_come_from_rollups() {
+        assert_eq!(resolution_for(SignedDuration::from_hours(1)), Resolution::Raw);
+        assert_eq!(resolution_for(SignedDuration::from_hours(24)), Resolution::Minute);
+        assert_eq!(resolution_for(SignedDuration::from_hours(24 * 7)), Resolution::Hour);
     }
 }

@@ -8,6 +8,7 @@ mod auth;
 mod crypto;
 mod error;
 mod hosts;
+mod rate;
 mod tenants;
 mod tokens;
 mod totp;
@@ -18,7 +19,7 @@ pub use audit::{AuditPage, ChainReport};
 pub use auth::{SignIn, SignedIn};
 pub use crypto::SecretKey;
 pub use error::ServiceError;
-pub use hosts::{AgentSignature, EnrollToken, HostOverview, MAX_RECORDS_PER_BATCH};
+pub use hosts::{resolution_for, AgentSignature, EnrollToken, History, HostList, HostOverview, MAX_RECORDS_PER_BATCH};
 pub use tenants::{NewTenantInput, PlanInput};
 pub use tokens::CreatedToken;
 pub use totp::{TotpSetup, TOTP_ISSUER};
@@ -46,6 +47,30 @@ pub struct ServiceConfig {
     pub failure_window: jiff::SignedDuration,
     /// Most series (metric name + labels) one host may have.
     pub max_series_per_host: u64,
+    /// How long samples are kept: raw, 1-minute and 1-hour rollups.
+    pub retention: Retention,
+    /// Batches one agent may send per second, sustained, and in a burst
+    /// (after an outage the spool is sent in quick succession).
+    pub agent_batches_per_second: f64,
+    pub agent_batch_burst: u32,
+}
+
+/// How long each kind of sample is kept.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Retention {
+    pub raw: jiff::SignedDuration,
+    pub minute: jiff::SignedDuration,
+    pub hour: jiff::SignedDuration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            raw: jiff::SignedDuration::from_hours(7 * 24),
+            minute: jiff::SignedDuration::from_hours(30 * 24),
+            hour: jiff::SignedDuration::from_hours(730 * 24),
+        }
+    }
 }
 
 impl Default for ServiceConfig {
@@ -58,6 +83,9 @@ impl Default for ServiceConfig {
             max_failures_per_source: 30,
             failure_window: jiff::SignedDuration::from_mins(15),
             max_series_per_host: 5000,
+            retention: Retention::default(),
+            agent_batches_per_second: 5.0,
+            agent_batch_burst: 60,
         }
     }
 }
@@ -69,11 +97,23 @@ pub struct Services {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) key: SecretKey,
     pub(crate) config: ServiceConfig,
+    /// Batches per agent, this replica (a token bucket each).
+    pub(crate) agent_buckets: Arc<std::sync::Mutex<rate::Buckets>>,
+    /// Hosts whose samples this replica just stored, for live pages.
+    pub(crate) stored: tokio::sync::broadcast::Sender<leitstand_domain::HostId>,
 }
 
 impl Services {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, key: SecretKey, config: ServiceConfig) -> Self {
-        Self { store, clock, key, config }
+        let agent_buckets = Arc::new(std::sync::Mutex::new(rate::Buckets::default()));
+        let (stored, _) = tokio::sync::broadcast::channel(1024);
+        Self { store, clock, key, config, agent_buckets, stored }
+    }
+
+    /// Tells of every host whose samples this replica stores from now on
+    /// (a batch or a push). Other replicas' ingest is not seen here.
+    pub fn stored_hosts(&self) -> tokio::sync::broadcast::Receiver<leitstand_domain::HostId> {
+        self.stored.subscribe()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -3,16 +3,18 @@
 use crate::{map_err, map_err_as, ms, rows, ts, tx::scope_sql, Dialect, SqlStore};
 use async_trait::async_trait;
 use jiff::Timestamp;
+use leitstand_domain::host::HostStatus;
 use leitstand_domain::{HostId, TenantId};
 use leitstand_store::{
-    AuditDraft, Host, HostEvent, HostStore, IngestBatch, IngestOutcome, NewEnrollToken, NewHost, Result, StoreError,
-    StoredSample, TenantScope,
+    AuditDraft, Host, HostCounts, HostEvent, HostPage, HostPolicy, HostQuery, HostSort, HostStore, IngestBatch,
+    IngestOutcome, NewEnrollToken, NewHost, Resolution, Result, Rolled, StoreError, StoredSample, TenantScope,
 };
 use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 async fn host_in(conn: &mut AnyConnection, scope: &TenantScope, id: HostId) -> Result<Host> {
-    let sql = format!("SELECT {} FROM hosts WHERE id = $1{}", rows::HOST_COLUMNS, scope_sql("tenant_id", scope));
+    let sql =
+        format!("SELECT {} FROM hosts h WHERE h.id = $1{}", rows::host_columns(), scope_sql("h.tenant_id", scope));
     let row = sqlx::query(&sql).bind(id.0).fetch_one(&mut *conn).await.map_err(map_err)?;
     rows::host(&row)
 }
@@ -47,8 +49,10 @@ impl HostStore for SqlStore {
         .await
         .map_err(map_err)?;
         let (tenant,) = row.ok_or(StoreError::NotFound)?;
+        // A tenant that approves new hosts gets them pending.
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO hosts (tenant_id, name, os, public_key, enrolled_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO hosts (tenant_id, name, os, public_key, enrolled_at, pending) VALUES ($1, $2, $3, $4, $5, \
+             COALESCE((SELECT require_approval FROM host_policies WHERE tenant_id = $1), 0)) RETURNING id",
         )
         .bind(tenant)
         .bind(&host.name)
@@ -80,13 +84,148 @@ impl HostStore for SqlStore {
     async fn hosts(&self, scope: &TenantScope) -> Result<Vec<Host>> {
         let mut tx = self.read(scope).await?;
         let sql = format!(
-            "SELECT {} FROM hosts WHERE 1=1{} ORDER BY tenant_id, name, id",
-            rows::HOST_COLUMNS,
-            scope_sql("tenant_id", scope)
+            "SELECT {} FROM hosts h WHERE 1=1{} ORDER BY h.tenant_id, h.name, h.id",
+            rows::host_columns(),
+            scope_sql("h.tenant_id", scope)
         );
         let found = sqlx::query(&sql).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
         tx.finish().await?;
         found.iter().map(rows::host).collect()
+    }
+
+    async fn host_page(&self, scope: &TenantScope, q: &HostQuery) -> Result<HostPage> {
+        // $1 is the moment statuses are judged at, $2 the text pattern.
+        let mut filter = scope_sql("h.tenant_id", scope);
+        if let Some(status) = q.status {
+            filter.push_str(&format!(" AND {}", status_sql(status)));
+        }
+        let pattern = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(like_pattern);
+        if pattern.is_some() {
+            filter.push_str(
+                " AND (LOWER(h.name) LIKE $2 ESCAPE '\\' OR LOWER(h.os) LIKE $2 ESCAPE '\\' \
+                 OR LOWER(COALESCE(h.address, '')) LIKE $2 ESCAPE '\\')",
+            );
+        } else {
+            filter.push_str(" AND $2 = ''");
+        }
+        let order = match q.sort {
+            HostSort::Name => "LOWER(h.name), h.id",
+            HostSort::LastSeen => "(h.last_seen IS NULL), h.last_seen DESC, h.id",
+            HostSort::Cpu => "(h.cpu_percent IS NULL), h.cpu_percent DESC, LOWER(h.name), h.id",
+            HostSort::Mem => "(h.mem_percent IS NULL), h.mem_percent DESC, LOWER(h.name), h.id",
+            HostSort::Disk => "(h.disk_percent IS NULL), h.disk_percent DESC, LOWER(h.name), h.id",
+        };
+        let per_page = q.per_page.clamp(1, 1000);
+        let now = ms(q.now.unwrap_or_else(Timestamp::now));
+        let pattern = pattern.unwrap_or_default();
+        let mut tx = self.read(scope).await?;
+        let count_sql = format!("SELECT COUNT(*) FROM hosts h WHERE $1 = $1{filter}");
+        let (total,): (i64,) =
+            sqlx::query_as(&count_sql).bind(now).bind(&pattern).fetch_one(&mut *tx.conn).await.map_err(map_err)?;
+        let sql = format!(
+            "SELECT {} FROM hosts h WHERE $1 = $1{filter} ORDER BY {order} LIMIT {per_page} OFFSET {}",
+            rows::host_columns(),
+            u64::from(q.page) * u64::from(per_page)
+        );
+        let found = sqlx::query(&sql).bind(now).bind(&pattern).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
+        tx.finish().await?;
+        Ok(HostPage { hosts: found.iter().map(rows::host).collect::<Result<_>>()?, total: total as u64 })
+    }
+
+    async fn host_counts(&self, scope: &TenantScope, now: Timestamp) -> Result<HostCounts> {
+        let count = |s: HostStatus| format!("COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)", status_sql(s));
+        let sql = format!(
+            "SELECT COUNT(*), {}, {}, {}, {}, {} FROM hosts h WHERE $1 = $1{}",
+            count(HostStatus::Up),
+            count(HostStatus::Down),
+            count(HostStatus::Waiting),
+            count(HostStatus::Pending),
+            count(HostStatus::Revoked),
+            scope_sql("h.tenant_id", scope)
+        );
+        let mut tx = self.read(scope).await?;
+        let (total, up, down, waiting, pending, revoked): (i64, i64, i64, i64, i64, i64) =
+            sqlx::query_as(&sql).bind(ms(now)).fetch_one(&mut *tx.conn).await.map_err(map_err)?;
+        tx.finish().await?;
+        let n = |v: i64| v.max(0) as u64;
+        Ok(HostCounts {
+            total: n(total),
+            up: n(up),
+            down: n(down),
+            waiting: n(waiting),
+            pending: n(pending),
+            revoked: n(revoked),
+        })
+    }
+
+    async fn approve_host(&self, scope: &TenantScope, id: HostId, audit: &AuditDraft) -> Result<()> {
+        let mut tx = self.write(scope).await?;
+        let sql = format!(
+            "UPDATE hosts SET pending = 0 WHERE id = $1 AND pending = 1 AND revoked_at IS NULL{}",
+            scope_sql("tenant_id", scope)
+        );
+        let done = sqlx::query(&sql).bind(id.0).execute(&mut *tx.conn).await.map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit(audit).await
+    }
+
+    async fn set_host_interval(
+        &self,
+        scope: &TenantScope,
+        id: HostId,
+        secs: Option<u32>,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let mut tx = self.write(scope).await?;
+        let sql = format!("UPDATE hosts SET interval_secs = $1 WHERE id = $2{}", scope_sql("tenant_id", scope));
+        let done =
+            sqlx::query(&sql).bind(secs.map(i64::from)).bind(id.0).execute(&mut *tx.conn).await.map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit(audit).await
+    }
+
+    async fn host_policy(&self, scope: &TenantScope, tenant: TenantId) -> Result<HostPolicy> {
+        let mut tx = self.read(scope).await?;
+        let sql = format!(
+            "SELECT interval_secs, require_approval FROM host_policies WHERE tenant_id = $1{}",
+            scope_sql("tenant_id", scope)
+        );
+        let found: Option<(i64, i64)> =
+            sqlx::query_as(&sql).bind(tenant.0).fetch_optional(&mut *tx.conn).await.map_err(map_err)?;
+        tx.finish().await?;
+        Ok(found.map_or_else(HostPolicy::default, |(i, a)| HostPolicy {
+            interval_secs: i as u32,
+            require_approval: a != 0,
+        }))
+    }
+
+    async fn set_host_policy(
+        &self,
+        scope: &TenantScope,
+        tenant: TenantId,
+        policy: &HostPolicy,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        if !scope.contains(tenant) {
+            return Err(StoreError::NotFound);
+        }
+        let mut tx = self.write(scope).await?;
+        sqlx::query(
+            "INSERT INTO host_policies (tenant_id, interval_secs, require_approval) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET interval_secs = excluded.interval_secs, \
+             require_approval = excluded.require_approval",
+        )
+        .bind(tenant.0)
+        .bind(i64::from(policy.interval_secs))
+        .bind(i64::from(policy.require_approval))
+        .execute(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        tx.commit(audit).await
     }
 
     async fn revoke_host(&self, scope: &TenantScope, id: HostId, audit: &AuditDraft) -> Result<()> {
@@ -142,6 +281,8 @@ impl HostStore for SqlStore {
         // Sequences at or below what the host stored before were stored then.
         let fresh = |seq: u64| !batch.sequenced || seq > max_seq as u64;
         let mut rows: Vec<(i64, i64, f64)> = Vec::with_capacity(ROWS_PER_INSERT);
+        // The time range of the samples written, for the rollup queue.
+        let mut range: Option<(i64, i64)> = None;
         for (seq, samples) in batch.records.iter().filter(|(seq, _)| fresh(*seq)) {
             for s in samples {
                 let key = (s.name.clone(), s.labels.clone());
@@ -168,7 +309,9 @@ impl HostStore for SqlStore {
                     }
                 };
                 let Some(id) = id else { continue };
-                rows.push((id, ms(s.at), s.value));
+                let at = ms(s.at);
+                range = Some(range.map_or((at, at), |(lo, hi)| (lo.min(at), hi.max(at))));
+                rows.push((id, at, s.value));
                 if rows.len() == ROWS_PER_INSERT {
                     insert_samples(&mut tx.conn, tenant, &rows).await?;
                     rows.clear();
@@ -184,13 +327,42 @@ impl HostStore for SqlStore {
             drop(tx);
             return Ok(IngestOutcome { up_to: max_seq as u64, refused_series: refused });
         }
-        sqlx::query("UPDATE hosts SET max_seq = $1, last_seen = $2, down_since = NULL WHERE id = $3")
-            .bind(top as i64)
-            .bind(ms(batch.at))
-            .bind(batch.host.0)
-            .execute(&mut *tx.conn)
-            .await
-            .map_err(map_err)?;
+        // Only the figures the batch has are set (no NULL binds: PostgreSQL
+        // would fix a parameter's type at the first NULL it sees).
+        let glance = batch.glance.unwrap_or_default();
+        let mut sets = String::from("max_seq = $1, last_seen = $2, down_since = NULL");
+        let mut values: Vec<f64> = vec![];
+        for (col, v) in [
+            ("cpu_percent", glance.cpu_percent),
+            ("mem_percent", glance.mem_percent),
+            ("disk_percent", glance.disk_percent),
+        ] {
+            if let Some(v) = v {
+                values.push(v);
+                sets.push_str(&format!(", {col} = ${}", 3 + values.len()));
+            }
+        }
+        if batch.address.is_some() {
+            sets.push_str(&format!(", address = ${}", 4 + values.len()));
+        }
+        let sql = format!("UPDATE hosts SET {sets} WHERE id = $3");
+        let mut q = sqlx::query(&sql).bind(top as i64).bind(ms(batch.at)).bind(batch.host.0);
+        for v in values {
+            q = q.bind(v);
+        }
+        if let Some(a) = &batch.address {
+            q = q.bind(a.as_str());
+        }
+        q.execute(&mut *tx.conn).await.map_err(map_err)?;
+        if let Some((from, to)) = range {
+            sqlx::query("INSERT INTO rollup_queue (host_id, from_at, to_at) VALUES ($1, $2, $3)")
+                .bind(batch.host.0)
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+        }
         if let Some(since) = down_since {
             let silent = (ms(batch.at) - since).max(0) / 1000;
             let detail = format!("{{\"down_for_seconds\":{silent}}}");
@@ -207,18 +379,17 @@ impl HostStore for SqlStore {
         Ok(IngestOutcome { up_to: top, refused_series: refused })
     }
 
-    async fn mark_down(&self, cutoff: Timestamp, at: Timestamp) -> Result<Vec<HostEvent>> {
+    async fn mark_down(&self, now: Timestamp) -> Result<Vec<HostEvent>> {
+        let at = now;
         let mut tx = self.write(&TenantScope::All).await?;
-        let marked: Vec<(i64, i64, i64)> = sqlx::query_as(
+        let sql = format!(
             "UPDATE hosts SET down_since = $1 \
-             WHERE down_since IS NULL AND revoked_at IS NULL AND last_seen IS NOT NULL AND last_seen < $2 \
-             RETURNING id, tenant_id, last_seen",
-        )
-        .bind(ms(at))
-        .bind(ms(cutoff))
-        .fetch_all(&mut *tx.conn)
-        .await
-        .map_err(map_err)?;
+             WHERE down_since IS NULL AND revoked_at IS NULL AND pending = 0 AND last_seen IS NOT NULL \
+             AND last_seen < $1 - ({}) RETURNING id, tenant_id, last_seen",
+            silence_ms("hosts")
+        );
+        let marked: Vec<(i64, i64, i64)> =
+            sqlx::query_as(&sql).bind(ms(at)).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
         let mut events = vec![];
         for (host, tenant, last_seen) in marked {
             let detail = format!("{{\"last_seen\":\"{}\"}}", ts(last_seen));
@@ -258,15 +429,118 @@ impl HostStore for SqlStore {
             .collect())
     }
 
-    async fn delete_samples_before(&self, before: Timestamp) -> Result<u64> {
+    async fn delete_samples_before(&self, res: Resolution, before: Timestamp) -> Result<u64> {
         let mut tx = self.write(&TenantScope::All).await?;
-        let done = sqlx::query("DELETE FROM metric_samples WHERE at < $1")
-            .bind(ms(before))
+        let done = match res {
+            Resolution::Raw => sqlx::query("DELETE FROM metric_samples WHERE at < $1").bind(ms(before)),
+            _ => {
+                sqlx::query("DELETE FROM metric_rollups WHERE res = $2 AND at < $1").bind(ms(before)).bind(res.millis())
+            }
+        }
+        .execute(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        tx.finish().await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn roll_up(&self, limit: u32) -> Result<u64> {
+        let mut tx = self.write(&TenantScope::All).await?;
+        let queued: Vec<(i64, i64, i64, i64)> =
+            sqlx::query_as(&format!("SELECT id, host_id, from_at, to_at FROM rollup_queue ORDER BY id LIMIT {limit}"))
+                .fetch_all(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+        if queued.is_empty() {
+            tx.finish().await?;
+            return Ok(0);
+        }
+        let mut per_host: HashMap<i64, (i64, i64)> = HashMap::new();
+        for (_, host, from, to) in &queued {
+            let r = per_host.entry(*host).or_insert((*from, *to));
+            *r = (r.0.min(*from), r.1.max(*to));
+        }
+        // Buckets touched are computed again in full, from raw samples for
+        // minutes and from minutes for hours: repeating it changes nothing.
+        for (host, (from, to)) in per_host {
+            for (res, source) in [(Resolution::Minute, None), (Resolution::Hour, Some(Resolution::Minute))] {
+                let w = res.millis();
+                let (lo, hi) = (from.div_euclid(w) * w, to.div_euclid(w) * w + w);
+                let sql = match source {
+                    None => format!(
+                        "INSERT INTO metric_rollups (series_id, tenant_id, res, at, n, total, low, high) \
+                         SELECT m.series_id, m.tenant_id, {w}, (m.at / {w}) * {w}, COUNT(*), SUM(m.value), \
+                         MIN(m.value), MAX(m.value) FROM metric_samples m JOIN metric_series s ON s.id = m.series_id \
+                         WHERE s.host_id = $1 AND m.at >= $2 AND m.at < $3 \
+                         GROUP BY m.series_id, m.tenant_id, (m.at / {w}) * {w} {UPSERT}"
+                    ),
+                    Some(src) => format!(
+                        "INSERT INTO metric_rollups (series_id, tenant_id, res, at, n, total, low, high) \
+                         SELECT r.series_id, r.tenant_id, {w}, (r.at / {w}) * {w}, SUM(r.n), SUM(r.total), \
+                         MIN(r.low), MAX(r.high) FROM metric_rollups r JOIN metric_series s ON s.id = r.series_id \
+                         WHERE s.host_id = $1 AND r.res = {} AND r.at >= $2 AND r.at < $3 \
+                         GROUP BY r.series_id, r.tenant_id, (r.at / {w}) * {w} {UPSERT}",
+                        src.millis()
+                    ),
+                };
+                sqlx::query(&sql).bind(host).bind(lo).bind(hi).execute(&mut *tx.conn).await.map_err(map_err)?;
+            }
+        }
+        let ids = queued.iter().map(|q| q.0.to_string()).collect::<Vec<_>>().join(",");
+        sqlx::query(&format!("DELETE FROM rollup_queue WHERE id IN ({ids})"))
             .execute(&mut *tx.conn)
             .await
             .map_err(map_err)?;
         tx.finish().await?;
-        Ok(done.rows_affected())
+        Ok(queued.len() as u64)
+    }
+
+    async fn rollups(
+        &self,
+        scope: &TenantScope,
+        host: HostId,
+        name: &str,
+        res: Resolution,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Rolled>> {
+        let sql = match res {
+            Resolution::Raw => format!(
+                "SELECT s.labels, m.at, 1, m.value, m.value, m.value FROM metric_samples m \
+                 JOIN metric_series s ON s.id = m.series_id \
+                 WHERE s.host_id = $1 AND s.name = $2 AND m.at >= $3 AND m.at < $4{} ORDER BY m.at, s.labels",
+                scope_sql("s.tenant_id", scope)
+            ),
+            _ => format!(
+                "SELECT s.labels, r.at, r.n, r.total, r.low, r.high FROM metric_rollups r \
+                 JOIN metric_series s ON s.id = r.series_id \
+                 WHERE s.host_id = $1 AND s.name = $2 AND r.at >= $3 AND r.at < $4 AND r.res = {}{} \
+                 ORDER BY r.at, s.labels",
+                res.millis(),
+                scope_sql("s.tenant_id", scope)
+            ),
+        };
+        let mut tx = self.read(scope).await?;
+        let found: Vec<(String, i64, i64, f64, f64, f64)> = sqlx::query_as(&sql)
+            .bind(host.0)
+            .bind(name)
+            .bind(ms(since))
+            .bind(ms(until))
+            .fetch_all(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+        tx.finish().await?;
+        Ok(found
+            .into_iter()
+            .map(|(labels, at, n, total, min, max)| Rolled {
+                labels,
+                at: ts(at),
+                count: n.max(1) as u64,
+                mean: total / n.max(1) as f64,
+                min,
+                max,
+            })
+            .collect())
     }
 
     async fn metric_names(&self, scope: &TenantScope, host: HostId) -> Result<Vec<String>> {
@@ -334,6 +608,42 @@ impl HostStore for SqlStore {
             .map(|(name, labels, at, value)| StoredSample { name, labels, at: ts(at), value })
             .collect())
     }
+}
+
+const UPSERT: &str = "ON CONFLICT (series_id, res, at) DO UPDATE SET n = excluded.n, total = excluded.total, \
+     low = excluded.low, high = excluded.high";
+
+/// The allowed silence of host row `alias` in milliseconds: three intervals
+/// and 30 s, as `leitstand_domain::host::allowed_silence` says.
+fn silence_ms(alias: &str) -> String {
+    format!("3 * {} * 1000 + 30000", rows::effective_interval(alias))
+}
+
+/// The condition that host row `h` is in `status` at `$1` (milliseconds);
+/// the same judgement as `leitstand_domain::host::host_status`.
+fn status_sql(status: HostStatus) -> String {
+    let live = "h.revoked_at IS NULL AND h.pending = 0";
+    match status {
+        HostStatus::Revoked => "h.revoked_at IS NOT NULL".into(),
+        HostStatus::Pending => "(h.revoked_at IS NULL AND h.pending <> 0)".into(),
+        HostStatus::Waiting => format!("({live} AND h.last_seen IS NULL)"),
+        HostStatus::Down => format!("({live} AND h.last_seen < $1 - ({}))", silence_ms("h")),
+        HostStatus::Up => format!("({live} AND h.last_seen >= $1 - ({}))", silence_ms("h")),
+    }
+}
+
+/// A case-blind LIKE pattern that finds `text` anywhere, with `%`, `_` and
+/// `\` taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 /// Committed series ids, bounded: cleared when it grows past its limit.

@@ -95,7 +95,23 @@ pub(crate) fn audit_entry(row: &AnyRow) -> Result<AuditEntry> {
     })
 }
 
-pub(crate) const HOST_COLUMNS: &str = "id, tenant_id, name, os, public_key, enrolled_at, last_seen, revoked_at";
+/// The interval in force for the host row `alias`: its own, else its
+/// tenant's, else the default.
+pub(crate) fn effective_interval(alias: &str) -> String {
+    format!(
+        "COALESCE({alias}.interval_secs, (SELECT p.interval_secs FROM host_policies p WHERE p.tenant_id = {alias}.tenant_id), {})",
+        leitstand_domain::host::DEFAULT_INTERVAL_SECS
+    )
+}
+
+/// Host columns of `hosts h`.
+pub(crate) fn host_columns() -> String {
+    format!(
+        "h.id, h.tenant_id, h.name, h.os, h.public_key, h.enrolled_at, h.last_seen, h.revoked_at, h.pending, \
+         h.interval_secs, h.address, h.cpu_percent, h.mem_percent, h.disk_percent, {} AS effective_interval",
+        effective_interval("h")
+    )
+}
 
 pub(crate) fn host(row: &AnyRow) -> Result<leitstand_store::Host> {
     Ok(leitstand_store::Host {
@@ -107,5 +123,14 @@ pub(crate) fn host(row: &AnyRow) -> Result<leitstand_store::Host> {
         enrolled_at: ts(get(row, "enrolled_at")?),
         last_seen: get::<Option<i64>>(row, "last_seen")?.map(ts),
         revoked: get::<Option<i64>>(row, "revoked_at")?.is_some(),
+        pending: get::<i64>(row, "pending")? != 0,
+        interval_secs: get::<Option<i64>>(row, "interval_secs")?.map(|v| v as u32),
+        effective_interval_secs: get::<i64>(row, "effective_interval")? as u32,
+        address: get(row, "address")?,
+        glance: leitstand_store::Glance {
+            cpu_percent: get(row, "cpu_percent")?,
+            mem_percent: get(row, "mem_percent")?,
+            disk_percent: get(row, "disk_percent")?,
+        },
     })
 }

@@ -2,6 +2,7 @@
 //! backend's tests call [`run`] on a fresh, empty store.
 
 use crate::*;
+use leitstand_domain::host::HostStatus;
 use leitstand_domain::{Role, SecurityPlan, SocPackage, TenantName};
 
 fn at(s: i64) -> Timestamp {
@@ -46,6 +47,7 @@ pub async fn run(store: &dyn Store) {
     totp_and_recovery_codes(store, &admin).await;
     throttle_and_settings(store).await;
     hosts_enrol_once_and_ingest_idempotently(store, &a, &b).await;
+    hosts_are_listed_approved_and_rolled_up(store, &a, &b).await;
     audit_chain_holds(store, &provider, &a, &b).await;
     store.ping().await.expect("ping");
     store.integrity_check().await.expect("integrity check");
@@ -254,6 +256,8 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         at: at(41),
         sequenced: true,
         max_series: 3,
+        glance: None,
+        address: None,
     };
     assert_eq!(store.ingest(&batch).await.expect("ingest").up_to, 2);
     assert_eq!(store.ingest(&batch).await.expect("retry").up_to, 2, "a retried batch is acknowledged again");
@@ -284,22 +288,30 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
     assert!(store.latest_samples(&sb, &["cpu"]).await.expect("latest").is_empty());
 
     // Down once after the silence, up again when heard.
-    let down = store.mark_down(at(100), at(100)).await.expect("sweep");
+    // Last heard at 41 s; ten-second interval: silence allowed up to 101 s.
+    assert!(store.mark_down(at(100)).await.expect("sweep").is_empty(), "not yet");
+    let down = store.mark_down(at(110)).await.expect("sweep");
     assert_eq!(down.iter().map(|e| (e.host, e.kind.as_str())).collect::<Vec<_>>(), vec![(host.id, "host.down")]);
-    assert!(store.mark_down(at(110), at(110)).await.expect("again").is_empty(), "marked once");
+    assert!(store.mark_down(at(115)).await.expect("again").is_empty(), "marked once");
     let heard = IngestBatch {
         host: host.id,
         records: vec![(5, vec![sample("load1", 120, 1.0)])],
         at: at(120),
         sequenced: true,
         max_series: 3,
+        glance: None,
+        address: None,
     };
     store.ingest(&heard).await.expect("heard");
     let events = store.host_events(&sa, host.id, 10).await.expect("events");
     assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), vec!["host.up", "host.down"]);
     assert!(events[0].detail.contains("down_for_seconds"));
     assert!(store.host_events(&sb, host.id, 10).await.expect("other tenant").is_empty());
-    assert_eq!(store.delete_samples_before(at(35)).await.expect("retention"), 1, "only the sample at 30 s was older");
+    assert_eq!(
+        store.delete_samples_before(Resolution::Raw, at(35)).await.expect("retention"),
+        1,
+        "only the sample at 30 s was older"
+    );
     assert!(store.host_for_agent(host.id).await.expect("host").last_seen.is_some());
 
     assert!(matches!(
@@ -308,6 +320,140 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
     ));
     store.revoke_host(&sa, host.id, &draft("host.revoke", Some(a.id))).await.expect("revoke");
     assert!(store.host_for_agent(host.id).await.expect("host").revoked);
+}
+
+fn batch_at(host: HostId, seq: u64, samples: Vec<StoredSample>, at_s: i64) -> IngestBatch {
+    IngestBatch {
+        host,
+        records: vec![(seq, samples)],
+        at: at(at_s),
+        sequenced: true,
+        max_series: 100,
+        glance: None,
+        address: None,
+    }
+}
+
+async fn hosts_are_listed_approved_and_rolled_up(store: &dyn Store, a: &Tenant, b: &Tenant) {
+    let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
+    // Tenant B approves new hosts and collects every 60 s.
+    let policy = HostPolicy { interval_secs: 60, require_approval: true };
+    assert!(matches!(
+        store.set_host_policy(&sa, b.id, &policy, &draft("host.policy", Some(b.id))).await,
+        Err(StoreError::NotFound)
+    ));
+    store.set_host_policy(&sb, b.id, &policy, &draft("host.policy", Some(b.id))).await.expect("policy");
+    assert_eq!(store.host_policy(&sb, b.id).await.expect("policy"), policy);
+    assert_eq!(store.host_policy(&sa, a.id).await.expect("default"), HostPolicy::default());
+    let mut ids = vec![];
+    for (i, name) in ["db-02", "Web-10", "web-03"].iter().enumerate() {
+        let tenant = if i == 0 { b.id } else { a.id };
+        let hash = format!("list-{i}");
+        let t = NewEnrollToken { tenant, token_hash: hash.clone(), created_at: at(0), expires_at: at(600) };
+        store.create_enroll_token(&t, &draft("host.enroll_token", Some(tenant))).await.expect("token");
+        let new =
+            NewHost { name: (*name).into(), os: "Debian 12".into(), public_key: format!("list-key-{i}"), at: at(1) };
+        ids.push(store.enroll(&hash, &new, &draft("host.enroll", None)).await.expect("enrol"));
+    }
+    let (pending, web10, web03) = (&ids[0], &ids[1], &ids[2]);
+    assert!(pending.pending, "tenant B approves new hosts");
+    assert_eq!(pending.effective_interval_secs, 60);
+    assert!(!web10.pending);
+    assert_eq!(web10.effective_interval_secs, leitstand_domain::host::DEFAULT_INTERVAL_SECS);
+
+    let glance = Glance { cpu_percent: Some(90.0), mem_percent: Some(20.0), disk_percent: None };
+    let mut b1 = batch_at(web10.id, 1, vec![sample("cpu", 30, 1.0)], 30);
+    b1.glance = Some(glance);
+    b1.address = Some("192.0.2.10".into());
+    store.ingest(&b1).await.expect("ingest");
+    let seen = store.host(&sa, web10.id).await.expect("host");
+    assert_eq!((seen.glance, seen.address.as_deref()), (glance, Some("192.0.2.10")));
+    // A batch without figures keeps the last ones.
+    store.ingest(&batch_at(web10.id, 2, vec![], 31)).await.expect("ingest");
+    assert_eq!(store.host(&sa, web10.id).await.expect("host").glance, glance);
+
+    let q = |text: Option<&str>, status, sort| HostQuery {
+        text: text.map(str::to_owned),
+        status,
+        sort,
+        page: 0,
+        per_page: 10,
+        now: Some(at(40)),
+    };
+    let names = |p: HostPage| p.hosts.into_iter().map(|h| h.name).collect::<Vec<_>>();
+    let all = store.host_page(&TenantScope::All, &q(None, None, HostSort::Name)).await.expect("page");
+    let mine: Vec<String> =
+        names(all).into_iter().filter(|n| ["db-02", "Web-10", "web-03"].contains(&n.as_str())).collect();
+    assert_eq!(mine, vec!["db-02", "web-03", "Web-10"], "by name, case-blind");
+    let web = store.host_page(&sa, &q(Some("WEB-1"), None, HostSort::Name)).await.expect("filter");
+    assert_eq!((web.total, names(web)), (1, vec!["Web-10".to_owned()]));
+    let by_addr = store.host_page(&sa, &q(Some("192.0.2"), None, HostSort::Name)).await.expect("address");
+    assert_eq!(names(by_addr), vec!["Web-10"]);
+    let literal = store.host_page(&sa, &q(Some("web_"), None, HostSort::Name)).await.expect("literal _");
+    assert_eq!(literal.total, 0, "_ is matched literally");
+    let up = store.host_page(&sa, &q(None, Some(HostStatus::Up), HostSort::Name)).await.expect("up");
+    assert_eq!(names(up), vec!["Web-10"]);
+    let waiting = store.host_page(&sa, &q(None, Some(HostStatus::Waiting), HostSort::Name)).await.expect("waiting");
+    assert!(names(waiting).contains(&"web-03".to_owned()));
+    let pend = store.host_page(&sb, &q(None, Some(HostStatus::Pending), HostSort::Name)).await.expect("pending");
+    assert_eq!(names(pend), vec!["db-02"]);
+    let by_cpu = store.host_page(&sa, &q(Some("web"), None, HostSort::Cpu)).await.expect("cpu");
+    assert_eq!(names(by_cpu), vec!["Web-10", "web-01", "web-03"], "highest first, unknown last");
+    let paged = store
+        .host_page(&sa, &HostQuery { per_page: 1, page: 1, ..q(Some("web"), None, HostSort::Name) })
+        .await
+        .expect("page 2");
+    assert_eq!((paged.total, names(paged)), (3, vec!["web-03".to_owned()]));
+    let counts = store.host_counts(&sb, at(40)).await.expect("counts");
+    assert_eq!((counts.total, counts.pending, counts.up), (1, 1, 0));
+    let later = store.host_counts(&sa, at(200)).await.expect("counts");
+    assert!(later.down >= 1 && later.up == 0, "silent past the allowed silence: {later:?}");
+
+    assert!(matches!(
+        store.approve_host(&sa, pending.id, &draft("host.approve", Some(b.id))).await,
+        Err(StoreError::NotFound)
+    ));
+    store.approve_host(&sb, pending.id, &draft("host.approve", Some(b.id))).await.expect("approve");
+    assert!(!store.host(&sb, pending.id).await.expect("host").pending);
+    assert!(matches!(
+        store.approve_host(&sb, pending.id, &draft("host.approve", Some(b.id))).await,
+        Err(StoreError::NotFound)
+    ));
+    store.set_host_interval(&sa, web03.id, Some(30), &draft("host.interval", Some(a.id))).await.expect("interval");
+    let h = store.host(&sa, web03.id).await.expect("host");
+    assert_eq!((h.interval_secs, h.effective_interval_secs), (Some(30), 30));
+    assert!(matches!(
+        store.set_host_interval(&sb, web03.id, None, &draft("host.interval", Some(b.id))).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Rollups: minutes from samples, hours from minutes; again is the same.
+    let base = at(0).as_second();
+    let h0 = (base / 3600 + 10) * 3600 - base; // at(h0) starts an hour
+    let samples = vec![sample("temp", h0 + 5, 10.0), sample("temp", h0 + 50, 20.0), sample("temp", h0 + 65, 60.0)];
+    store.ingest(&batch_at(web03.id, 1, samples, h0 + 70)).await.expect("ingest");
+    assert!(store.roll_up(100).await.expect("roll up") >= 1);
+    assert_eq!(store.roll_up(100).await.expect("nothing left"), 0);
+    let range = (at(h0 - 60), at(h0 + 7200));
+    let minutes = store.rollups(&sa, web03.id, "temp", Resolution::Minute, range.0, range.1).await.expect("minutes");
+    let m: Vec<(i64, u64, f64, f64, f64)> =
+        minutes.iter().map(|r| (r.at.as_second() - base, r.count, r.mean, r.min, r.max)).collect();
+    assert_eq!(m, vec![(h0, 2, 15.0, 10.0, 20.0), (h0 + 60, 1, 60.0, 60.0, 60.0)]);
+    // A late sample for the first minute arrives: both buckets follow.
+    store.ingest(&batch_at(web03.id, 2, vec![sample("temp", h0 + 30, 30.0)], h0 + 80)).await.expect("late");
+    store.roll_up(100).await.expect("roll up");
+    let hours = store.rollups(&sa, web03.id, "temp", Resolution::Hour, range.0, range.1).await.expect("hours");
+    assert_eq!(hours.len(), 1);
+    assert_eq!((hours[0].count, hours[0].mean, hours[0].min, hours[0].max), (4, 30.0, 10.0, 60.0));
+    let raw = store.rollups(&sa, web03.id, "temp", Resolution::Raw, range.0, range.1).await.expect("raw");
+    assert_eq!(raw.len(), 4);
+    assert!(store.rollups(&sb, web03.id, "temp", Resolution::Hour, range.0, range.1).await.expect("b").is_empty());
+    assert!(store.delete_samples_before(Resolution::Minute, at(h0 + 60)).await.expect("minutes") >= 1);
+    let kept = store.rollups(&sa, web03.id, "temp", Resolution::Minute, range.0, range.1).await.expect("minutes");
+    assert_eq!(kept.iter().map(|r| r.at.as_second() - base).collect::<Vec<_>>(), vec![h0 + 60]);
+    assert!(store.delete_samples_before(Resolution::Hour, at(h0 + 1)).await.expect("hours") >= 1);
+    assert!(store.rollups(&sa, web03.id, "temp", Resolution::Hour, range.0, range.1).await.expect("h").is_empty());
+    assert_eq!(store.rollups(&sa, web03.id, "temp", Resolution::Raw, range.0, range.1).await.expect("raw").len(), 4);
 }
 
 async fn audit_chain_holds(store: &dyn Store, provider: &Tenant, a: &Tenant, b: &Tenant) {

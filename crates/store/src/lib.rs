@@ -138,6 +138,28 @@ pub trait HostStore: Send + Sync {
     async fn host_for_agent(&self, id: HostId) -> Result<Host>;
     async fn host(&self, scope: &TenantScope, id: HostId) -> Result<Host>;
     async fn hosts(&self, scope: &TenantScope) -> Result<Vec<Host>>;
+    /// One page of hosts, filtered and ordered in the database.
+    async fn host_page(&self, scope: &TenantScope, q: &HostQuery) -> Result<HostPage>;
+    async fn host_counts(&self, scope: &TenantScope, now: Timestamp) -> Result<HostCounts>;
+    /// Lets a pending host deliver.
+    async fn approve_host(&self, scope: &TenantScope, id: HostId, audit: &AuditDraft) -> Result<()>;
+    /// Sets a host's own interval; `None` follows the tenant again.
+    async fn set_host_interval(
+        &self,
+        scope: &TenantScope,
+        id: HostId,
+        secs: Option<u32>,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// The tenant's policy, or the default when it has none.
+    async fn host_policy(&self, scope: &TenantScope, tenant: TenantId) -> Result<HostPolicy>;
+    async fn set_host_policy(
+        &self,
+        scope: &TenantScope,
+        tenant: TenantId,
+        policy: &HostPolicy,
+        audit: &AuditDraft,
+    ) -> Result<()>;
     async fn revoke_host(&self, scope: &TenantScope, id: HostId, audit: &AuditDraft) -> Result<()>;
     /// Remembers a request nonce; false when the host used it before.
     /// Nonces older than `forget_before` are forgotten.
@@ -145,14 +167,31 @@ pub trait HostStore: Send + Sync {
     /// Stores the records not stored before and returns the highest sequence
     /// the host has stored (the acknowledgement).
     async fn ingest(&self, batch: &IngestBatch) -> Result<IngestOutcome>;
-    /// Marks hosts silent since before `cutoff` as down (once each) and
-    /// records a `host.down` event for each; returns them. Safe with several
-    /// replicas: only one marks a host.
-    async fn mark_down(&self, cutoff: Timestamp, at: Timestamp) -> Result<Vec<HostEvent>>;
+    /// Marks hosts down (once each) that have been silent at `now` for
+    /// longer than their interval allows (three intervals and 30 s, see
+    /// `leitstand_domain::host::allowed_silence`) and records a `host.down`
+    /// event for each; returns them. Safe with several replicas: only one
+    /// marks a host.
+    async fn mark_down(&self, now: Timestamp) -> Result<Vec<HostEvent>>;
     /// Events of a host, newest first.
     async fn host_events(&self, scope: &TenantScope, host: HostId, limit: u32) -> Result<Vec<HostEvent>>;
-    /// Deletes raw samples older than `before` (retention); returns how many.
-    async fn delete_samples_before(&self, before: Timestamp) -> Result<u64>;
+    /// Deletes samples of a resolution older than `before` (retention);
+    /// returns how many rows went.
+    async fn delete_samples_before(&self, res: Resolution, before: Timestamp) -> Result<u64>;
+    /// Rolls up the sample ranges ingested since the last call (at most
+    /// `limit` ranges) into 1-minute and 1-hour buckets; returns how many
+    /// ranges were done. Idempotent, so safe with several replicas.
+    async fn roll_up(&self, limit: u32) -> Result<u64>;
+    /// Buckets of one host and metric in a time range, oldest first.
+    async fn rollups(
+        &self,
+        scope: &TenantScope,
+        host: HostId,
+        name: &str,
+        res: Resolution,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Rolled>>;
     /// The metric names a host has, sorted.
     async fn metric_names(&self, scope: &TenantScope, host: HostId) -> Result<Vec<String>>;
     /// The newest sample of every series named in `names`, per host in scope.

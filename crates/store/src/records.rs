@@ -198,6 +198,138 @@ pub struct Host {
     pub enrolled_at: Timestamp,
     pub last_seen: Option<Timestamp>,
     pub revoked: bool,
+    /// Waits for approval (tenants that approve new hosts).
+    pub pending: bool,
+    /// Collection interval set for this host; `None` follows the tenant.
+    pub interval_secs: Option<u32>,
+    /// The interval in force: the host's, else the tenant's, else 10 s.
+    pub effective_interval_secs: u32,
+    /// The address the host last spoke from.
+    pub address: Option<String>,
+    /// Figures at a glance from the newest batch.
+    pub glance: Glance,
+}
+
+/// CPU, RAM and the fullest file system in percent, from the newest batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Glance {
+    pub cpu_percent: Option<f64>,
+    pub mem_percent: Option<f64>,
+    pub disk_percent: Option<f64>,
+}
+
+/// How a tenant's hosts are monitored (AGT-2, AGT-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HostPolicy {
+    pub interval_secs: u32,
+    /// New hosts wait in a pending list until approved.
+    pub require_approval: bool,
+}
+
+impl Default for HostPolicy {
+    fn default() -> Self {
+        Self { interval_secs: leitstand_domain::host::DEFAULT_INTERVAL_SECS, require_approval: false }
+    }
+}
+
+/// Orders of the host list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostSort {
+    #[default]
+    Name,
+    LastSeen,
+    Cpu,
+    Mem,
+    Disk,
+}
+
+impl HostSort {
+    pub const ALL: [HostSort; 5] = [HostSort::Name, HostSort::LastSeen, HostSort::Cpu, HostSort::Mem, HostSort::Disk];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostSort::Name => "name",
+            HostSort::LastSeen => "last_seen",
+            HostSort::Cpu => "cpu",
+            HostSort::Mem => "mem",
+            HostSort::Disk => "disk",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// One page of the host list: text filter (name, OS, address), status
+/// filter, order, page (from 0) and page size.
+#[derive(Debug, Clone, Default)]
+pub struct HostQuery {
+    pub text: Option<String>,
+    pub status: Option<leitstand_domain::host::HostStatus>,
+    pub sort: HostSort,
+    pub page: u32,
+    pub per_page: u32,
+    /// The moment statuses are judged at.
+    pub now: Option<Timestamp>,
+}
+
+/// Hosts of one page and how many match in all.
+#[derive(Debug, Clone)]
+pub struct HostPage {
+    pub hosts: Vec<Host>,
+    pub total: u64,
+}
+
+/// How many hosts in scope are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct HostCounts {
+    pub total: u64,
+    pub up: u64,
+    pub down: u64,
+    pub waiting: u64,
+    pub pending: u64,
+    pub revoked: u64,
+}
+
+/// Widths of the stored aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    Raw,
+    Minute,
+    Hour,
+}
+
+impl Resolution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Raw => "raw",
+            Resolution::Minute => "minute",
+            Resolution::Hour => "hour",
+        }
+    }
+
+    /// Bucket width in milliseconds (0 for raw samples).
+    pub fn millis(self) -> i64 {
+        match self {
+            Resolution::Raw => 0,
+            Resolution::Minute => 60_000,
+            Resolution::Hour => 3_600_000,
+        }
+    }
+}
+
+/// A bucket of samples of one series: mean, lowest and highest value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rolled {
+    pub labels: String,
+    /// Bucket start.
+    pub at: Timestamp,
+    pub count: u64,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
 }
 
 /// One sample as the ingest stores it.
@@ -223,6 +355,10 @@ pub struct IngestBatch {
     /// Most series a host may have; samples of new series beyond it are
     /// refused and counted.
     pub max_series: u64,
+    /// Figures at a glance to keep on the host row, when the batch has them.
+    pub glance: Option<Glance>,
+    /// Where the batch came from.
+    pub address: Option<String>,
 }
 
 /// What an ingest stored.

@@ -2,7 +2,8 @@
 //! programs. Each route is in the registry with its permission and types.
 
 mod dto;
-mod hosts;
+pub(crate) mod hosts;
+mod live;
 
 use crate::app::AppState;
 use crate::http::{ApiError, ApiJson, Ctx};
@@ -19,6 +20,7 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 pub fn routes() -> Vec<RouteDef> {
     use Method as M;
     let mut v = hosts::routes();
+    v.extend(live::routes());
     v.extend([
         route(M::GET, "/api/v1/openapi.json", P::Public, Kind::Api, "This document.", openapi),
         route(M::GET, "/api/v1/me", P::SignedIn, Kind::Api, "The user the token belongs to.", me).gives::<MeDto>(),

@@ -73,6 +73,10 @@ impl Page {
         format_int(*n as i64, self.lang)
     }
 
+    pub fn count(&self, n: &u64) -> String {
+        format_int(*n as i64, self.lang)
+    }
+
     /// Translates `prefix` + `value`, e.g. `plan-` + `basic`.
     pub fn tk(&self, prefix: &str, value: &str) -> String {
         tr(self.lang, &format!("{prefix}{value}"))
