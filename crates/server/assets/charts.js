@@ -124,7 +124,7 @@
     const h = JSON.parse(ev.data);
     const lang = document.documentElement.lang || "de";
     const tz = (charts[0] && charts[0].el.dataset.tz) || undefined;
-    const fmt = new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "medium", timeZone: tz });
+    const fmt = new Intl.DateTimeFormat(lang, { day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: tz });
     const pct = (v) => (v == null ? "–" : `${Math.round(v)} %`);
     const seen = document.getElementById("host-last-seen");
     if (seen && h.last_seen) seen.textContent = fmt.format(new Date(h.last_seen));

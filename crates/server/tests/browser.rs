@@ -360,7 +360,10 @@ async fn a_new_host_appears_and_its_chart_updates_live() {
         if p.first().is_some_and(|n| *n > before) {
             break;
         }
-        assert!(Instant::now() < deadline, "the chart did not update: {p:?}");
+        if Instant::now() > deadline {
+            let live = d.script("return JSON.stringify(window.leitstandLive);").await;
+            panic!("the chart did not update: {p:?}; live events: {live}");
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(d.url().await.ends_with(&format!("/app/hosts/{id}")), "no reload, no navigation");

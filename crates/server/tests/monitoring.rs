@@ -281,6 +281,11 @@ async fn live_events_follow_each_delivery() {
     app.services.ingest_batch(&host, batch, None).await.expect("ingest");
     let second = events.next().await;
     assert!(second.contains("\"status\":\"up\"") && second.contains("\"cpu_percent\":42.0"), "{second}");
+    // The same millisecond on the server's clock: still news.
+    let batch =
+        leitstand_proto::Batch { protocol: leitstand_proto::PROTOCOL_VERSION, records: vec![metrics(2, now, 43.0)] };
+    app.services.ingest_batch(&host, batch, None).await.expect("ingest");
+    assert!(events.next().await.contains("\"cpu_percent\":43.0"));
     let other = app.tenant(&admin, "Kunde B").await;
     let (b_host, _) = app.host(&admin, other, "b-01").await;
     let anna = {

@@ -47,12 +47,16 @@ impl Watch {
     /// down, host gone, access gone).
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Watch)> {
         loop {
+            // Woken by this replica's ingest for the host: news for sure
+            // (even when the clock shows the same millisecond). Otherwise a
+            // changed last-seen time or status tells of a batch elsewhere.
+            let mut stored_here = false;
             if self.last.is_some() {
                 tokio::select! {
                     _ = self.stop.changed() => return None,
                     got = self.rx.recv() => match got {
                         Ok(id) if id != self.id => continue,
-                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                        Ok(_) | Err(RecvError::Lagged(_)) => stored_here = true,
                         Err(RecvError::Closed) => return None,
                     },
                     _ = tokio::time::sleep(RECHECK) => {}
@@ -63,7 +67,7 @@ impl Watch {
             }
             let o = self.s.services.host_overview(&self.actor, self.id).await.ok()?;
             let now = (o.host.last_seen, o.status.as_str());
-            if self.last == Some(now) {
+            if self.last == Some(now) && !stored_here {
                 continue;
             }
             self.last = Some(now);
