@@ -39,9 +39,10 @@ enum Command {
     SpoolStatus,
     /// Enrol this host with a single-use token from the dashboard.
     Enroll {
-        /// Server URL, e.g. https://leitstand.example.de
+        /// Server URL, e.g. https://leitstand.example.de; default: `server`
+        /// from the configuration.
         #[arg(long)]
-        server: String,
+        server: Option<String>,
         #[arg(long, env = "LEITSTAND_ENROLL_TOKEN")]
         token: String,
         /// Host name to register; default: this host's name.
@@ -153,6 +154,9 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Enroll { server, token, name } => {
+            let server = server
+                .or_else(|| config.server.clone())
+                .context("no server: pass --server or set `server` in the configuration")?;
             let (default_name, os) = host_facts(&cli.root);
             let (identity, resp) = uplink::enroll(&server, &token, name.as_deref().unwrap_or(&default_name), &os)
                 .map_err(|e| anyhow::anyhow!("enrollment failed: {e}"))?;

@@ -274,3 +274,5 @@ action-show = Anzeigen
 label-resolution-raw = Einzelwerte
 label-resolution-minute = Minutenmittel
 label-resolution-hour = Stundenmittel
+help-enroll-deb = Oder als Debian-Paket (Debian, Ubuntu): herunterladen und installieren; das Paket meldet den Host mit diesem Einmal-Token an.
+action-download-deb = .deb herunterladen

@@ -239,6 +239,8 @@ pub struct EnrollTokenDto {
     pub command: String,
     /// The enrol command where the agent is installed already.
     pub agent_command: String,
+    /// The agent as a Debian package that enrols with this token.
+    pub deb_url: String,
 }
 
 async fn enroll(
@@ -498,5 +500,6 @@ async fn enroll_token(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) 
     let server = s.services.config().base_url.trim_end_matches('/').to_owned();
     let command = format!("curl -fsSL '{server}/install.sh?token={}' | sudo sh", t.token);
     let agent_command = format!("leitstand-agent enroll --server {server} --token {}", t.token);
-    Ok(Json(EnrollTokenDto { token: t.token, expires_at: t.expires_at.to_string(), command, agent_command }))
+    let deb_url = format!("{server}/downloads/leitstand-agent.deb?token={}", t.token);
+    Ok(Json(EnrollTokenDto { token: t.token, expires_at: t.expires_at.to_string(), command, agent_command, deb_url }))
 }

@@ -19,6 +19,14 @@ pub fn routes() -> Vec<RouteDef> {
         route(M::GET, "/downloads/leitstand-agent", P::Public, Kind::Ops, "The agent binary (Linux x86_64).", binary),
         route(
             M::GET,
+            "/downloads/leitstand-agent.deb",
+            P::Public,
+            Kind::Ops,
+            "The agent as a Debian package for this server; `?token=` enrols at install time.",
+            deb,
+        ),
+        route(
+            M::GET,
             "/downloads/leitstand-agent.sha256",
             P::Public,
             Kind::Ops,
@@ -85,6 +93,42 @@ async fn binary(State(s): State<AppState>) -> Response {
     match read_agent(&s).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
         Err(r) => r,
+    }
+}
+
+async fn deb(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> Response {
+    if !q.token.is_empty() && !plausible_token(&q.token) {
+        return (StatusCode::BAD_REQUEST, "the token is not valid; copy the link again from the dashboard\n")
+            .into_response();
+    }
+    let agent = match read_agent(&s).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let server = s.services.config().base_url.trim_end_matches('/').replace(['\'', '"', '\\', '$', '`'], "");
+    let version = env!("CARGO_PKG_VERSION");
+    let input = super::deb::DebInput {
+        version,
+        server: &server,
+        agent: &agent,
+        token: (!q.token.is_empty()).then_some(q.token.as_str()),
+        mtime: s.services.now().as_second().max(0) as u64,
+    };
+    match super::deb::build(&input) {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "application/vnd.debian.binary-package".to_owned()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", super::deb::file_name(version))),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the agent package");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot build the package; the server log has details\n")
+                .into_response()
+        }
     }
 }
 

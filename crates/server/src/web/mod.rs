@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod audit;
+mod deb;
 mod hosts;
 mod install;
 mod profile;
