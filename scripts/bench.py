@@ -5,6 +5,7 @@ sign-in page's p95 latency under wrk on SQLite and on PostgreSQL.
 
 Usage: python3 scripts/bench.py  (builds the release binary first; needs wrk
 and a PostgreSQL at LEITSTAND_TEST_PG or postgres://postgres@127.0.0.1:5432/test)
+       python3 scripts/bench.py hostlist  (host list latency with 1 000 hosts)
 """
 import os, platform, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
@@ -18,6 +19,11 @@ done = function(summary, latency, requests)
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout))
 end
 """
+
+
+# The load generator's agents send as fast as the server acknowledges: the
+# per-agent rate limit (5 batches/s by default) is lifted for the benchmark.
+SERVER_ENV = {**os.environ, "LEITSTAND_LOG": "warn", "LEITSTAND_AGENT_BATCHES_PER_SECOND": "100000"}
 
 
 def free_port():
@@ -45,7 +51,7 @@ def wait_ready(port, proc, limit=30.0):
 def start(args, port):
     t0 = time.perf_counter()
     p = subprocess.Popen([BIN] + args + ["--listen", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, env={**os.environ, "LEITSTAND_LOG": "warn"})
+                         stderr=subprocess.PIPE, env=SERVER_ENV)
     wait_ready(port, p)
     return p, time.perf_counter() - t0
 
@@ -58,11 +64,12 @@ def rss_kib(pid):
     return 0
 
 
-def wrk(port, path="/login", seconds=10, conns=16):
+def wrk(port, path="/login", seconds=10, conns=16, headers=()):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(LUA)
-    out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", f.name, f"http://127.0.0.1:{port}{path}"],
-                         capture_output=True, text=True, check=True).stdout
+    extra = [a for h in headers for a in ("-H", h)]
+    out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", f.name] + extra +
+                         [f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
     os.unlink(f.name)
     vals = dict(l.split() for l in out.splitlines() if l.split() and l.split()[0] in
                 ("p50_us", "p95_us", "p99_us", "requests", "errors"))
@@ -102,7 +109,49 @@ def ingest(port, db_args, agents=4, batches=100, records=10, samples=100):
     return dict(zip(fields[::2], fields[1::2]))
 
 
+def signed_in(port, link):
+    """Sets the admin's password through the one-time link; the session cookie."""
+    import http.cookiejar, re, urllib.parse
+    jar = http.cookiejar.CookieJar()
+    web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = web.open(link).read().decode()
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    pw = "correct horse battery staple"
+    form = urllib.parse.urlencode({"password": pw, "repeat": pw, "_csrf": csrf}).encode()
+    web.open(link, form).read()
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def hostlist(hosts=1000):
+    """Host list latency with `hosts` hosts that have delivered, on SQLite."""
+    data, port = tempfile.mkdtemp(), free_port()
+    p = subprocess.Popen([BIN, "up", "--data", data, "--listen", f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=SERVER_ENV, text=True)
+    try:
+        link = next(l.strip() for l in p.stdout if "/invite/" in l)
+        wait_ready(port, p)
+        cookie = signed_in(port, link)
+        db = ["--data", data]
+        cli(["admin", "tenant", "create", "Load GmbH"] + db)
+        with tempfile.NamedTemporaryFile("w", delete=False) as f:
+            f.write(cli(["admin", "enroll-token", "--tenant", "Load GmbH", "--count", str(hosts)] + db))
+        subprocess.run([LOADGEN, "--server", f"http://127.0.0.1:{port}", "--tokens", f.name, "--batches", "1",
+                        "--records", "1", "--samples", "20"], capture_output=True, text=True, check=True)
+        os.unlink(f.name)
+        for path in ["/app/hosts", "/app/hosts?sort=cpu&status=up&page=3", "/app/hosts?q=load-99",
+                     "/api/v1/hosts?per_page=50"]:
+            report(f"{path} with {hosts} hosts, SQLite", wrk(port, path, headers=[f"Cookie: {cookie}"]))
+        print(f"RSS after the host list load: {rss_kib(p.pid) / 1024:.1f} MiB")
+    finally:
+        stop(p)
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def main():
+    if sys.argv[1:] == ["hostlist"]:
+        subprocess.run(["cargo", "build", "--release", "--bin", "leitstand", "--bin", "leitstand-loadgen"], cwd=ROOT,
+                       check=True)
+        return hostlist()
     subprocess.run(["cargo", "build", "--release", "--bin", "leitstand", "--bin", "leitstand-agent",
                     "--bin", "leitstand-loadgen"], cwd=ROOT, check=True)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "

@@ -17,6 +17,9 @@ pub struct AgentConfig {
     pub spool_max_bytes: u64,
     /// Custom metrics: `*.prom` files and executables printing Prometheus text.
     pub metrics_dir: PathBuf,
+    /// Over HTTPS, trust only the CA certificate(s) in this PEM file (the
+    /// server's private CA); without it, the public roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for AgentConfig {
@@ -27,6 +30,7 @@ impl Default for AgentConfig {
             state_dir: PathBuf::from("/var/lib/leitstand"),
             spool_max_bytes: 64 * 1024 * 1024,
             metrics_dir: PathBuf::from("/etc/leitstand/metrics.d"),
+            ca_file: None,
         }
     }
 }
@@ -62,6 +66,15 @@ impl AgentConfig {
             return Err("spool_max_bytes must be at least 2 MiB (2097152)".into());
         }
         Ok(())
+    }
+
+    /// The HTTP client the configuration asks for.
+    pub fn http(&self) -> Result<ureq::Agent, String> {
+        let pem = match &self.ca_file {
+            Some(p) => Some(std::fs::read(p).map_err(|e| format!("cannot read ca_file {}: {e}", p.display()))?),
+            None => None,
+        };
+        crate::uplink::http_trusting(pem.as_deref())
     }
 
     pub fn spool_limits(&self) -> crate::spool::SpoolLimits {

@@ -101,7 +101,8 @@ fn main() -> anyhow::Result<()> {
                 dir: config.metrics_dir.clone(),
                 timeout: collect::custom::SCRIPT_TIMEOUT,
             }));
-            let mut uplink = Identity::load(&config.state_dir)?.map(Uplink::new);
+            let http = config.http().map_err(|e| anyhow::anyhow!(e))?;
+            let mut uplink = Identity::load(&config.state_dir)?.map(|i| Uplink::new(i).with_http(http));
             let mut running = leitstand_agent::settings::Running::load(&config.state_dir, config.interval_secs);
             if uplink.is_none() {
                 tracing::warn!("not enrolled: collecting into the spool only (run `leitstand-agent enroll`)");
@@ -158,8 +159,10 @@ fn main() -> anyhow::Result<()> {
                 .or_else(|| config.server.clone())
                 .context("no server: pass --server or set `server` in the configuration")?;
             let (default_name, os) = host_facts(&cli.root);
-            let (identity, resp) = uplink::enroll(&server, &token, name.as_deref().unwrap_or(&default_name), &os)
-                .map_err(|e| anyhow::anyhow!("enrollment failed: {e}"))?;
+            let http = config.http().map_err(|e| anyhow::anyhow!(e))?;
+            let (identity, resp) =
+                uplink::enroll_with(&http, &server, &token, name.as_deref().unwrap_or(&default_name), &os)
+                    .map_err(|e| anyhow::anyhow!("enrollment failed: {e}"))?;
             identity
                 .save(&config.state_dir)
                 .with_context(|| format!("cannot save to {}", config.state_dir.display()))?;

@@ -37,7 +37,28 @@ fn now_ms() -> i64 {
 }
 
 fn http() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(10)).timeout(Duration::from_secs(60)).build()
+    builder().build()
+}
+
+fn builder() -> ureq::AgentBuilder {
+    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(10)).timeout(Duration::from_secs(60))
+}
+
+/// An HTTP client that, over HTTPS, trusts only the CA certificates in
+/// `ca_pem` (the server's private CA: pinned), or the public roots when
+/// `None`.
+pub fn http_trusting(ca_pem: Option<&[u8]>) -> Result<ureq::Agent, String> {
+    let Some(mut pem) = ca_pem else { return Ok(http()) };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem) {
+        let cert = cert.map_err(|e| format!("CA file: {e}"))?;
+        roots.add(cert).map_err(|e| format!("CA file: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("CA file: no certificate in it".into());
+    }
+    let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    Ok(builder().tls_config(std::sync::Arc::new(tls)).build())
 }
 
 fn error_of(e: ureq::Error) -> SendError {
@@ -63,6 +84,17 @@ fn error_of(e: ureq::Error) -> SendError {
 /// Enrolls with a single-use token: makes the key pair, registers the public
 /// key, and returns the identity to save.
 pub fn enroll(server: &str, token: &str, name: &str, os: &str) -> Result<(Identity, EnrollResponse), SendError> {
+    enroll_with(&http(), server, token, name, os)
+}
+
+/// [`enroll`] through a given client (e.g. one from [`http_trusting`]).
+pub fn enroll_with(
+    http: &ureq::Agent,
+    server: &str,
+    token: &str,
+    name: &str,
+    os: &str,
+) -> Result<(Identity, EnrollResponse), SendError> {
     let key = new_key();
     let req = EnrollRequest {
         token: token.to_owned(),
@@ -72,7 +104,7 @@ pub fn enroll(server: &str, token: &str, name: &str, os: &str) -> Result<(Identi
         protocol: PROTOCOL_VERSION,
     };
     let url = format!("{}{ENROLL_PATH}", server.trim_end_matches('/'));
-    let resp: EnrollResponse = http()
+    let resp: EnrollResponse = http
         .post(&url)
         .send_json(&req)
         .map_err(error_of)?
@@ -95,6 +127,12 @@ pub struct Uplink {
 impl Uplink {
     pub fn new(identity: Identity) -> Self {
         Self { identity, http: http(), settings: None, max_records: 500, max_bytes: 512 * 1024 }
+    }
+
+    /// The same uplink through another client (e.g. one pinned to a CA).
+    pub fn with_http(mut self, http: ureq::Agent) -> Self {
+        self.http = http;
+        self
     }
 
     pub fn identity(&self) -> &Identity {

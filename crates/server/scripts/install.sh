@@ -7,6 +7,9 @@ set -eu
 
 SERVER="__SERVER__"
 TOKEN="__TOKEN__"
+# With the server's private CA: the chain is not checked, the key is pinned.
+CURL_OPTS="__CURL_OPTS__"
+PRIVATE_CA="__PRIVATE_CA__"
 PREFIX="${LEITSTAND_PREFIX:-}"
 BIN="$PREFIX/usr/local/bin/leitstand-agent"
 CONF_DIR="$PREFIX/etc/leitstand"
@@ -32,20 +35,29 @@ chmod 0700 "$STATE"
 say "downloading the agent from $SERVER"
 tmp="$BIN.download.$$"
 trap 'rm -f "$tmp"' EXIT
-curl -fsSL "$SERVER/downloads/leitstand-agent" -o "$tmp" || fail "download failed"
-want="$(curl -fsSL "$SERVER/downloads/leitstand-agent.sha256" | cut -d' ' -f1)" || fail "checksum download failed"
+# shellcheck disable=SC2086 # CURL_OPTS is a list of options
+curl $CURL_OPTS -fsSL "$SERVER/downloads/leitstand-agent" -o "$tmp" || fail "download failed"
+# shellcheck disable=SC2086
+want="$(curl $CURL_OPTS -fsSL "$SERVER/downloads/leitstand-agent.sha256" | cut -d' ' -f1)" || fail "checksum download failed"
 have="$(sha256sum "$tmp" | cut -d' ' -f1)"
 [ "$want" = "$have" ] || fail "checksum mismatch (expected $want, got $have); nothing was changed"
 chmod 0755 "$tmp"
 mv "$tmp" "$BIN"
 trap - EXIT
 
+if [ -n "$PRIVATE_CA" ]; then
+  # shellcheck disable=SC2086
+  curl $CURL_OPTS -fsSL "$SERVER/downloads/ca.pem" -o "$CONF_DIR/ca.pem" || fail "CA download failed"
+fi
 if [ ! -f "$CONF" ]; then
   cat > "$CONF" <<CONF
 # Leitstand agent configuration; every value is optional.
 interval_secs = 10
 state_dir = "$STATE"
 CONF
+  if [ -n "$PRIVATE_CA" ]; then
+    printf '# Trust only the server'"'"'s own CA.\nca_file = "%s"\n' "$CONF_DIR/ca.pem" >> "$CONF"
+  fi
 fi
 
 if [ -f "$STATE/identity.toml" ]; then

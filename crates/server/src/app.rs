@@ -22,6 +22,8 @@ pub struct AppState {
     pub routes: Arc<HashMap<(Method, String), (Permission, Kind)>>,
     /// Turns true when the server shuts down, so open streams end.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The server's own TLS, when it serves HTTPS.
+    pub tls: Option<crate::tls::TlsInfo>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             routes: Arc::new(routes),
             stopping: Arc::new(tokio::sync::watch::channel(false).0),
+            tls: None,
         }
     }
 
@@ -90,15 +93,33 @@ pub fn spawn_workers(services: Services) {
     });
 }
 
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
-pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight;
+/// over HTTPS when `tls` is given.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> std::io::Result<()> {
     let stopping = state.stopping.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stopping.send(true);
-        })
+    let Some(tls) = tls else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                let _ = stopping.send(true);
+            })
+            .await;
+    };
+    let handle = axum_server::Handle::new();
+    let on_signal = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+        on_signal.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, axum_server::tls_rustls::RustlsConfig::from_config(tls))
+        .handle(handle)
+        .serve(app)
         .await
 }
 

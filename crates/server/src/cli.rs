@@ -82,11 +82,14 @@ enum Admin {
         #[command(subcommand)]
         what: UserCmd,
     },
-    /// Print a single-use enrollment token for a tenant (valid 24 h).
+    /// Print single-use enrollment tokens for a tenant (valid 24 h), one per line.
     EnrollToken {
         /// Tenant name or id.
         #[arg(long)]
         tenant: String,
+        /// How many tokens (one host each).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        count: u32,
     },
 }
 
@@ -278,7 +281,7 @@ pub fn load_key(config: &Config) -> anyhow::Result<SecretKey> {
     Ok(key)
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -310,19 +313,31 @@ pub async fn services(config: &Config) -> anyhow::Result<Services> {
 
 async fn run_server(config: Config) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
+    let tls = crate::tls::prepare(&config)?;
     let services = services(&config).await?;
     let invitation = services.bootstrap(&config.provider_name, &config.admin_name).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = config.base_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
     let backend = services.store().backend();
     crate::app::spawn_workers(services.clone());
-    let state = AppState::new(services, config);
+    let mut state = AppState::new(services, config.clone());
+    state.tls = tls.as_ref().map(|t| t.info.clone());
     tracing::info!(%addr, backend, ms = started.elapsed().as_millis() as u64, "ready");
     // The secret goes to the terminal only, never to the log.
     println!("Leitstand is ready at {base}  (database: {backend})");
+    if let Some(t) = &tls {
+        if t.info.ca_pem.is_some() {
+            let ca = config.data_dir.join("tls").join("ca.pem");
+            println!("HTTPS with the private CA {} (agents pin it)", ca.display());
+        }
+        if let Some(pin) = &t.info.pin {
+            println!("server key pin: {pin}");
+        }
+    }
     if let Some(inv) = invitation {
         println!();
         println!("First start: sign in as the provider admin with this one-time link.");
@@ -331,7 +346,7 @@ async fn run_server(config: Config) -> anyhow::Result<ExitCode> {
         println!("    {}", inv.link);
         println!();
     }
-    serve(state, listener).await?;
+    serve(state, listener, tls.map(|t| t.config)).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -385,14 +400,19 @@ async fn admin(services: &Services, what: Admin) -> anyhow::Result<ExitCode> {
             println!("one-time link (valid until {}):", inv.expires_at);
             println!("    {}", inv.link);
         }
-        Admin::EnrollToken { tenant } => {
+        Admin::EnrollToken { tenant, count } => {
             let t = find_tenant(services, &tenant).await?;
-            let token = services.create_enroll_token(&actor, t.id).await.map_err(invalid)?;
-            println!("{}", token.token);
+            let mut until = None;
+            for _ in 0..count {
+                let token = services.create_enroll_token(&actor, t.id).await.map_err(invalid)?;
+                println!("{}", token.token);
+                until = Some(token.expires_at);
+            }
             eprintln!(
-                "single-use token for {} (valid until {}); on the host: leitstand-agent enroll --server {} --token <token>",
+                "single-use token{} for {} (valid until {}); on the host: leitstand-agent enroll --server {} --token <token>",
+                if count > 1 { "s" } else { "" },
                 t.name,
-                token.expires_at,
+                until.map(|u| u.to_string()).unwrap_or_default(),
                 services.config().base_url
             );
         }

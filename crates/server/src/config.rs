@@ -47,6 +47,14 @@ pub struct Config {
     pub agent_batches_per_second: f64,
     /// Batches one agent may send in a burst (a spool catching up).
     pub agent_batch_burst: u32,
+    /// `off`: plain HTTP (e.g. behind a reverse proxy); `auto`: HTTPS with a
+    /// private CA made on first start in `<data_dir>/tls`, which agents pin;
+    /// `files`: HTTPS with `tls_cert` and `tls_key` (the provider's own).
+    pub tls: String,
+    /// Certificate chain (PEM) for `tls = "files"`.
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for `tls = "files"`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -85,6 +93,9 @@ impl Default for Config {
             retention_hour_days: 730,
             agent_batches_per_second: 5.0,
             agent_batch_burst: 60,
+            tls: "off".into(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -149,6 +160,15 @@ impl Config {
                 .filter(|r: &f64| *r > 0.0)
                 .ok_or_else(|| ConfigError::Env("LEITSTAND_AGENT_BATCHES_PER_SECOND", "a number above 0".into()))?;
         }
+        if let Some(v) = get("LEITSTAND_TLS") {
+            self.tls = v;
+        }
+        if let Some(v) = get("LEITSTAND_TLS_CERT") {
+            self.tls_cert = Some(v.into());
+        }
+        if let Some(v) = get("LEITSTAND_TLS_KEY") {
+            self.tls_key = Some(v.into());
+        }
         if let Some(v) = get("LEITSTAND_TRUST_FORWARDED_FOR") {
             self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");
         }
@@ -166,7 +186,8 @@ impl Config {
     }
 
     pub fn base_url(&self) -> String {
-        self.base_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+        let scheme = if self.tls == "off" { "http" } else { "https" };
+        self.base_url.clone().unwrap_or_else(|| format!("{scheme}://{}", self.listen)).trim_end_matches('/').to_owned()
     }
 
     pub fn database_url(&self) -> String {

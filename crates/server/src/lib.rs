@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod routes;
+pub mod tls;
 pub mod web;

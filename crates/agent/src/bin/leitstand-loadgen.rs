@@ -56,13 +56,34 @@ fn main() -> anyhow::Result<()> {
                         .map(|_| {
                             seq += 1;
                             let at_ms = now_ms - 3_600_000 + seq as i64 * 10;
-                            let s = (0..samples)
-                                .map(|k| Sample::new("load_metric", k as f64).with("series", &k.to_string()))
+                            // CPU, RAM and disk as the agent names them, so the
+                            // host list has figures; the rest are load series.
+                            let glance = [
+                                Sample::new("cpu_usage_percent", (seq % 100) as f64).with("cpu", "total"),
+                                Sample::new("mem_used_percent", 40.0),
+                                Sample::new("fs_used_percent", 60.0).with("mount", "/"),
+                            ];
+                            let s = glance
+                                .into_iter()
+                                .chain(
+                                    (3..samples)
+                                        .map(|k| Sample::new("load_metric", k as f64).with("series", &k.to_string())),
+                                )
+                                .take(samples as usize)
                                 .collect();
                             Sequenced { seq, record: Record::Metrics { at_ms, samples: s } }
                         })
                         .collect();
-                    let ack = up.send(batch).map_err(|e| anyhow::anyhow!("send: {e}"))?;
+                    // A server that asks to wait (rate, approval) gets the
+                    // same batch again a little later, as the agent does.
+                    let ack = loop {
+                        match up.send(batch.clone()) {
+                            Err(uplink::SendError::Wait { .. }) => {
+                                std::thread::sleep(std::time::Duration::from_millis(100))
+                            }
+                            other => break other.map_err(|e| anyhow::anyhow!("send: {e}"))?,
+                        }
+                    };
                     anyhow::ensure!(ack.up_to == seq, "acknowledged {} of {seq}", ack.up_to);
                 }
                 Ok(batches * records * samples)

@@ -498,7 +498,7 @@ async fn samples(
 async fn enroll_token(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> ApiResult<EnrollTokenDto> {
     let t = s.services.create_enroll_token(ctx.actor()?, TenantId(id)).await?;
     let server = s.services.config().base_url.trim_end_matches('/').to_owned();
-    let command = format!("curl -fsSL '{server}/install.sh?token={}' | sudo sh", t.token);
+    let command = crate::web::install_command(&s, &t.token);
     let agent_command = format!("leitstand-agent enroll --server {server} --token {}", t.token);
     let deb_url = format!("{server}/downloads/leitstand-agent.deb?token={}", t.token);
     Ok(Json(EnrollTokenDto { token: t.token, expires_at: t.expires_at.to_string(), command, agent_command, deb_url }))

@@ -16,6 +16,8 @@ pub struct DebInput<'a> {
     pub agent: &'a [u8],
     /// A single-use enrollment token to enrol with at install time.
     pub token: Option<&'a str>,
+    /// The server's private CA, which the agent then pins.
+    pub ca_pem: Option<&'a str>,
     /// Modification time of every file (seconds since the epoch).
     pub mtime: u64,
 }
@@ -85,15 +87,21 @@ pub fn file_name(version: &str) -> String {
 
 /// Builds the package.
 pub fn build(input: &DebInput) -> std::io::Result<Vec<u8>> {
-    let config = format!(
+    let mut config = format!(
         "# Leitstand agent configuration; every value is optional.\nserver = \"{}\"\ninterval_secs = 10\nstate_dir = \"/var/lib/leitstand\"\n",
         input.server
     );
+    if input.ca_pem.is_some() {
+        config.push_str("# Trust only the server's own CA.\nca_file = \"/etc/leitstand/ca.pem\"\n");
+    }
     let mut data: Vec<(&str, Vec<u8>, u32)> = vec![
         ("./usr/bin/leitstand-agent", input.agent.to_vec(), 0o755),
         ("./lib/systemd/system/leitstand-agent.service", UNIT.as_bytes().to_vec(), 0o644),
         ("./etc/leitstand/agent.toml", config.into_bytes(), 0o644),
     ];
+    if let Some(ca) = input.ca_pem {
+        data.push(("./etc/leitstand/ca.pem", ca.as_bytes().to_vec(), 0o644));
+    }
     if let Some(t) = input.token {
         data.push(("./etc/leitstand/enroll.token", format!("{t}\n").into_bytes(), 0o600));
     }
@@ -175,8 +183,15 @@ mod tests {
 
     #[test]
     fn the_archive_starts_with_the_debian_binary_member() {
-        let deb = build(&DebInput { version: "0.1.0", server: "http://x", agent: b"bin", token: None, mtime: 0 })
-            .expect("deb");
+        let deb = build(&DebInput {
+            version: "0.1.0",
+            server: "http://x",
+            agent: b"bin",
+            token: None,
+            ca_pem: None,
+            mtime: 0,
+        })
+        .expect("deb");
         assert!(deb.starts_with(b"!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\n"));
         assert_eq!(file_name("0.1.0"), "leitstand-agent_0.1.0_amd64.deb");
     }

@@ -220,6 +220,7 @@ struct EnrollTpl {
     tenant: Tenant,
     token: EnrollToken,
     server: String,
+    command: String,
 }
 
 #[derive(Deserialize)]
@@ -233,7 +234,8 @@ async fn enroll(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<EnrollF
     let token = s.services.create_enroll_token(a, tenant).await?;
     let tenant = s.services.tenant(a, tenant).await?;
     let p = page(&s, &ctx, "page-enroll", None).await;
-    Ok(render(&EnrollTpl { p, tenant, token, server: s.services.config().base_url.clone() }))
+    let command = super::install::install_command(&s, &token.token);
+    Ok(render(&EnrollTpl { p, tenant, token, server: s.services.config().base_url.clone(), command }))
 }
 
 #[derive(Template)]

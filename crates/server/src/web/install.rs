@@ -16,6 +16,14 @@ pub fn routes() -> Vec<RouteDef> {
     vec![
         route(M::GET, "/install.sh", P::Public, Kind::Ops, "Agent install script for an enrollment token.", install),
         route(M::GET, "/uninstall.sh", P::Public, Kind::Ops, "Agent uninstall script.", uninstall),
+        route(
+            M::GET,
+            "/downloads/ca.pem",
+            P::Public,
+            Kind::Ops,
+            "The server's private CA certificate, which agents pin (with `tls = \"auto\"`).",
+            ca,
+        ),
         route(M::GET, "/downloads/leitstand-agent", P::Public, Kind::Ops, "The agent binary (Linux x86_64).", binary),
         route(
             M::GET,
@@ -63,8 +71,48 @@ async fn install(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> Resp
         )
             .into_response();
     }
-    let server = s.services.config().base_url.trim_end_matches('/').replace(['\'', '"', '\\', '$', '`'], "");
-    script(INSTALL.replace("__SERVER__", &server).replace("__TOKEN__", &q.token))
+    let server = server_url(&s);
+    script(
+        INSTALL
+            .replace("__SERVER__", &server)
+            .replace("__TOKEN__", &q.token)
+            .replace("__CURL_OPTS__", &curl_opts(&s))
+            .replace("__PRIVATE_CA__", if private_ca(&s).is_some() { "yes" } else { "" }),
+    )
+}
+
+/// The public URL, safe to put in a shell script.
+fn server_url(s: &AppState) -> String {
+    s.services.config().base_url.trim_end_matches('/').replace(['\'', '"', '\\', '$', '`'], "")
+}
+
+fn private_ca(s: &AppState) -> Option<&str> {
+    s.tls.as_ref().and_then(|t| t.ca_pem.as_deref())
+}
+
+/// Extra curl options: with a private CA, skip the chain (no host trusts
+/// it yet) but pin the server's key, so only this server is accepted.
+fn curl_opts(s: &AppState) -> String {
+    match s.tls.as_ref().and_then(|t| t.pin.as_deref()) {
+        Some(pin) => format!("-k --pinnedpubkey {pin}"),
+        None => String::new(),
+    }
+}
+
+/// The one-line install command for a token.
+pub fn install_command(s: &AppState, token: &str) -> String {
+    let opts = match s.tls.as_ref().and_then(|t| t.pin.as_deref()) {
+        Some(pin) => format!("-fsSLk --pinnedpubkey '{pin}'"),
+        None => "-fsSL".to_owned(),
+    };
+    format!("curl {opts} '{}/install.sh?token={token}' | sudo sh", server_url(s))
+}
+
+async fn ca(State(s): State<AppState>) -> Response {
+    match private_ca(&s) {
+        Some(pem) => ([(header::CONTENT_TYPE, "application/x-pem-file")], pem.to_owned()).into_response(),
+        None => (StatusCode::NOT_FOUND, "this server uses no private CA\n").into_response(),
+    }
 }
 
 async fn uninstall() -> Response {
@@ -105,13 +153,14 @@ async fn deb(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> Response
         Ok(b) => b,
         Err(r) => return r,
     };
-    let server = s.services.config().base_url.trim_end_matches('/').replace(['\'', '"', '\\', '$', '`'], "");
+    let server = server_url(&s);
     let version = env!("CARGO_PKG_VERSION");
     let input = super::deb::DebInput {
         version,
         server: &server,
         agent: &agent,
         token: (!q.token.is_empty()).then_some(q.token.as_str()),
+        ca_pem: private_ca(&s),
         mtime: s.services.now().as_second().max(0) as u64,
     };
     match super::deb::build(&input) {

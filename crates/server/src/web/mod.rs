@@ -10,6 +10,7 @@ mod install;
 mod profile;
 
 pub use audit::AuditQuery;
+pub use install::install_command;
 
 use crate::app::AppState;
 use crate::http::{set_cookie, Ctx, WebError};
