@@ -16,12 +16,17 @@ struct Stored {
     host_id: i64,
     /// Private key, hex.
     key: String,
+    /// The server's release key, hex: agent upgrades must be signed with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    release_key: Option<String>,
 }
 
 pub struct Identity {
     pub server: String,
     pub host_id: i64,
     key: SigningKey,
+    /// The server's release key (hex), from enrollment.
+    pub release_key: Option<String>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -45,7 +50,7 @@ fn path(state: &Path) -> PathBuf {
 
 impl Identity {
     pub fn new(server: String, host_id: i64, key: SigningKey) -> Self {
-        Self { server, host_id, key }
+        Self { server, host_id, key, release_key: None }
     }
 
     /// The identity in `state`, if the agent is enrolled.
@@ -60,13 +65,23 @@ impl Identity {
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| std::io::Error::other("identity.toml: the key is not 32 bytes of hex"))?;
-        Ok(Some(Identity { server: s.server, host_id: s.host_id, key: SigningKey::from_bytes(&bytes) }))
+        Ok(Some(Identity {
+            server: s.server,
+            host_id: s.host_id,
+            key: SigningKey::from_bytes(&bytes),
+            release_key: s.release_key,
+        }))
     }
 
     /// Saves the identity readable by its owner only.
     pub fn save(&self, state: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(state)?;
-        let s = Stored { server: self.server.clone(), host_id: self.host_id, key: hex::encode(self.key.to_bytes()) };
+        let s = Stored {
+            server: self.server.clone(),
+            host_id: self.host_id,
+            key: hex::encode(self.key.to_bytes()),
+            release_key: self.release_key.clone(),
+        };
         let text = toml::to_string(&s).map_err(std::io::Error::other)?;
         let tmp = path(state).with_extension("tmp");
         let mut opts = std::fs::OpenOptions::new();

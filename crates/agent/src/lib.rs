@@ -8,4 +8,5 @@ pub mod config;
 pub mod identity;
 pub mod settings;
 pub mod spool;
+pub mod upgrade;
 pub mod uplink;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use leitstand_agent::identity::Identity;
 use leitstand_agent::uplink::{self, SendError, Uplink};
-use leitstand_agent::{collect, config::AgentConfig, spool::Spool};
+use leitstand_agent::{collect, config::AgentConfig, spool::Spool, upgrade};
 use leitstand_proto::Record;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -102,8 +102,19 @@ fn main() -> anyhow::Result<()> {
                 timeout: collect::custom::SCRIPT_TIMEOUT,
             }));
             let http = config.http().map_err(|e| anyhow::anyhow!(e))?;
-            let mut uplink = Identity::load(&config.state_dir)?.map(|i| Uplink::new(i).with_http(http));
+            let exe = std::env::current_exe().context("cannot find the agent's own binary")?;
+            let build = upgrade::own_build(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
+            let mut uplink =
+                Identity::load(&config.state_dir)?.map(|i| Uplink::new(i).with_http(http).with_build(build));
             let mut running = leitstand_agent::settings::Running::load(&config.state_dir, config.interval_secs);
+            // A trial child of an upgrade only reports back; it never upgrades.
+            let trial = std::env::var_os(upgrade::TRIAL_ENV).is_some();
+            let upgrader = upgrade::Upgrader {
+                exe,
+                args: std::env::args_os().skip(1).collect(),
+                state_dir: config.state_dir.clone(),
+                trial: Duration::from_secs(3 * running.interval_secs + 60),
+            };
             if uplink.is_none() {
                 tracing::warn!("not enrolled: collecting into the spool only (run `leitstand-agent enroll`)");
             }
@@ -123,7 +134,10 @@ fn main() -> anyhow::Result<()> {
                 }
                 if let (Some(up), false) = (&mut uplink, refused) {
                     match up.flush(&mut spool) {
-                        Ok(n) => tracing::debug!(records = n, "sent"),
+                        Ok(n) => {
+                            tracing::debug!(records = n, "sent");
+                            upgrade::confirm_trial();
+                        }
                         Err(SendError::Wait { message, .. }) => {
                             tracing::warn!(reason = %message, "the server asks to wait; keeping data in the spool")
                         }
@@ -145,6 +159,14 @@ fn main() -> anyhow::Result<()> {
                             Ok(false) => {}
                             Err(reason) => tracing::error!(%reason, "settings from the server refused"),
                         }
+                    }
+                    if let Some(offer) = up.upgrade().filter(|o| !trial && upgrader.worth_trying(o)).cloned() {
+                        tracing::info!(version = %offer.version, "the server offers another agent build; trying it");
+                        let (server, key) = (up.identity().server.clone(), up.identity().release_key.clone());
+                        let Err(reason) = upgrader.upgrade(up.http(), &server, &offer, key.as_deref());
+                        tracing::error!(%reason, "upgrade failed; this build goes on");
+                        // The trial ran on the same spool: read it afresh.
+                        spool = Spool::open(&spool_dir, config.spool_limits())?;
                     }
                 }
                 round += 1;

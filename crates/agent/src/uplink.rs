@@ -6,7 +6,8 @@
 use crate::identity::{new_key, public_hex, Identity};
 use crate::spool::Spool;
 use leitstand_proto::{
-    Ack, AgentError, AgentSettings, Batch, EnrollRequest, EnrollResponse, Sequenced, PROTOCOL_VERSION,
+    Ack, AgentBuild, AgentError, AgentSettings, AgentUpgrade, Batch, EnrollRequest, EnrollResponse, Sequenced,
+    PROTOCOL_VERSION,
 };
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -110,7 +111,9 @@ pub fn enroll_with(
         .map_err(error_of)?
         .into_json()
         .map_err(|e| SendError::Rejected { status: 200, message: e.to_string() })?;
-    Ok((Identity::new(server.trim_end_matches('/').to_owned(), resp.host_id, key), resp))
+    let mut identity = Identity::new(server.trim_end_matches('/').to_owned(), resp.host_id, key);
+    identity.release_key = resp.release_key.clone();
+    Ok((identity, resp))
 }
 
 pub struct Uplink {
@@ -118,6 +121,10 @@ pub struct Uplink {
     http: ureq::Agent,
     /// The settings the server pushed with its latest acknowledgement.
     settings: Option<AgentSettings>,
+    /// The build offered with the latest acknowledgement, if any.
+    upgrade: Option<AgentUpgrade>,
+    /// The build this agent runs, told to the server with each batch.
+    build: Option<AgentBuild>,
     /// Most records per batch.
     pub max_records: usize,
     /// About this many bytes of records per batch.
@@ -126,7 +133,31 @@ pub struct Uplink {
 
 impl Uplink {
     pub fn new(identity: Identity) -> Self {
-        Self { identity, http: http(), settings: None, max_records: 500, max_bytes: 512 * 1024 }
+        Self {
+            identity,
+            http: http(),
+            settings: None,
+            upgrade: None,
+            build: None,
+            max_records: 500,
+            max_bytes: 512 * 1024,
+        }
+    }
+
+    /// Tells the server which build runs, so it can offer upgrades.
+    pub fn with_build(mut self, build: AgentBuild) -> Self {
+        self.build = Some(build);
+        self
+    }
+
+    /// The build the server offered with its latest acknowledgement.
+    pub fn upgrade(&self) -> Option<&AgentUpgrade> {
+        self.upgrade.as_ref()
+    }
+
+    /// The client this uplink speaks through.
+    pub fn http(&self) -> &ureq::Agent {
+        &self.http
     }
 
     /// The same uplink through another client (e.g. one pinned to a CA).
@@ -146,7 +177,8 @@ impl Uplink {
 
     /// The signed request of one batch: (URL, headers, body).
     pub fn prepare(&self, records: Vec<Sequenced>) -> (String, Vec<(&'static str, String)>, Vec<u8>) {
-        let body = serde_json::to_vec(&Batch { protocol: PROTOCOL_VERSION, records }).unwrap_or_default();
+        let batch = Batch { protocol: PROTOCOL_VERSION, records, agent: self.build.clone() };
+        let body = serde_json::to_vec(&batch).unwrap_or_default();
         let headers = self.identity.sign("POST", BATCH_PATH, &body, now_ms());
         (format!("{}{BATCH_PATH}", self.identity.server), headers, body)
     }
@@ -180,6 +212,7 @@ impl Uplink {
             if ack.settings.is_some() {
                 self.settings = ack.settings.clone();
             }
+            self.upgrade = ack.upgrade.clone();
             spool.ack(ack.up_to).map_err(|e| SendError::Rejected { status: 0, message: format!("spool: {e}") })?;
             sent += n;
         }

@@ -69,6 +69,42 @@ impl Record {
 pub struct Batch {
     pub protocol: u32,
     pub records: Vec<Sequenced>,
+    /// The build of the agent that sends (for upgrades, AGT-4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentBuild>,
+}
+
+impl Batch {
+    /// A batch of this protocol version that names no agent build.
+    pub fn new(records: Vec<Sequenced>) -> Self {
+        Self { protocol: PROTOCOL_VERSION, records, agent: None }
+    }
+}
+
+/// Which agent build runs: its version and the SHA-256 of its binary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentBuild {
+    pub version: String,
+    /// SHA-256 of the running binary, hex.
+    pub sha256: String,
+}
+
+/// An agent build the server offers (AGT-4): the agent downloads
+/// `/downloads/leitstand-agent`, checks the digest and the Ed25519
+/// signature with the release key it got at enrollment, tries the new
+/// binary, and keeps the old one unless the new one checks in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentUpgrade {
+    pub version: String,
+    /// SHA-256 of the binary, hex.
+    pub sha256: String,
+    /// Ed25519 signature of [`release_input`], hex.
+    pub signature: String,
+}
+
+/// The bytes a release signature covers.
+pub fn release_input(version: &str, sha256_hex: &str) -> String {
+    format!("leitstand-agent-release-v1\n{version}\n{sha256_hex}")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +122,9 @@ pub struct Ack {
     /// the agent applies them without restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<AgentSettings>,
+    /// A newer build to upgrade to, when the server ships another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<AgentUpgrade>,
 }
 
 /// Settings pushed to the agent with every acknowledgement.
@@ -150,6 +189,10 @@ pub struct EnrollResponse {
     pub host_id: i64,
     /// Collection interval the server asks for.
     pub interval_secs: u64,
+    /// The server's Ed25519 key for agent releases, hex; upgrades must be
+    /// signed with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_key: Option<String>,
 }
 
 /// An error answer to the agent, with a reason its operator can act on.

@@ -276,3 +276,4 @@ label-resolution-minute = Minutenmittel
 label-resolution-hour = Stundenmittel
 help-enroll-deb = Oder als Debian-Paket (Debian, Ubuntu): herunterladen und installieren; das Paket meldet den Host mit diesem Einmal-Token an.
 action-download-deb = .deb herunterladen
+label-agent = Agent-Version

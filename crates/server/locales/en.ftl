@@ -276,3 +276,4 @@ label-resolution-minute = Means per minute
 label-resolution-hour = Means per hour
 help-enroll-deb = Or as a Debian package (Debian, Ubuntu): download and install it; the package enrols the host with this single-use token.
 action-download-deb = Download .deb
+label-agent = Agent version

@@ -306,9 +306,20 @@ pub async fn services(config: &Config) -> anyhow::Result<Services> {
         retention: config.retention(),
         agent_batches_per_second: config.agent_batches_per_second,
         agent_batch_burst: config.agent_batch_burst,
+        agent_release: if config.agent_upgrades { shipped_agent(config) } else { None },
         ..ServiceConfig::default()
     };
     Ok(Services::new(store, Arc::new(SystemClock), key, sc))
+}
+
+/// The agent build this server ships, when the binary is there.
+fn shipped_agent(config: &Config) -> Option<leitstand_service::AgentRelease> {
+    use sha2::Digest;
+    let bytes = std::fs::read(config.agent_binary_path()?).ok()?;
+    Some(leitstand_service::AgentRelease {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+    })
 }
 
 async fn run_server(config: Config) -> anyhow::Result<ExitCode> {

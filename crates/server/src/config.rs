@@ -51,6 +51,9 @@ pub struct Config {
     /// private CA made on first start in `<data_dir>/tls`, which agents pin;
     /// `files`: HTTPS with `tls_cert` and `tls_key` (the provider's own).
     pub tls: String,
+    /// Offer the agent build this server ships to agents that run another
+    /// one; they upgrade themselves and fall back when the new one fails.
+    pub agent_upgrades: bool,
     /// Certificate chain (PEM) for `tls = "files"`.
     pub tls_cert: Option<PathBuf>,
     /// Private key (PEM) for `tls = "files"`.
@@ -94,6 +97,7 @@ impl Default for Config {
             agent_batches_per_second: 5.0,
             agent_batch_burst: 60,
             tls: "off".into(),
+            agent_upgrades: true,
             tls_cert: None,
             tls_key: None,
         }
@@ -173,6 +177,17 @@ impl Config {
             self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");
         }
         Ok(())
+    }
+
+    /// Where the agent binary served to hosts is: the configured path, else
+    /// `leitstand-agent` beside the server binary (or one directory up).
+    pub fn agent_binary_path(&self) -> Option<PathBuf> {
+        if let Some(p) = &self.agent_binary {
+            return Some(p.clone());
+        }
+        let exe = std::env::current_exe().ok()?;
+        let dir = exe.parent()?;
+        [dir.join("leitstand-agent"), dir.parent()?.join("leitstand-agent")].into_iter().find(|p| p.is_file())
     }
 
     /// The retention the service applies; each at least one day.

@@ -362,9 +362,8 @@ async fn a_silent_host_goes_down_once_and_comes_back_up_with_events() {
     let admin = app.services.cli_actor().await.expect("admin");
     let (id, _) = app.host(&admin, tenant, "web-01").await;
     let host = app.store.host_for_agent(HostId(id)).await.expect("host");
-    let batch = |seq: u64| leitstand_proto::Batch {
-        protocol: leitstand_proto::PROTOCOL_VERSION,
-        records: vec![leitstand_proto::Sequenced { seq, record: Record::Heartbeat { at_ms: 0 } }],
+    let batch = |seq: u64| {
+        leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq, record: Record::Heartbeat { at_ms: 0 } }])
     };
     app.services.ingest_batch(&host, batch(1), None).await.expect("heard");
     assert!(app.services.sweep_hosts().await.expect("sweep").is_empty(), "just heard: up");

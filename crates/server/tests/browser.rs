@@ -331,7 +331,7 @@ async fn a_new_host_appears_and_its_chart_updates_live() {
             ],
         },
     };
-    let batch = |records| leitstand_proto::Batch { protocol: leitstand_proto::PROTOCOL_VERSION, records };
+    let batch = |records| leitstand_proto::Batch::new(records);
     let history: Vec<_> = (0..30).map(|i| record(i + 1, 30 - i as i64, 20.0 + (i as f64 / 3.0).sin() * 15.0)).collect();
     app.services.ingest_batch(&host, batch(history), None).await.expect("ingest");
 

@@ -169,7 +169,7 @@ async fn long_ranges_are_served_from_rollups() {
     let now = app.now().as_millisecond();
     let records: Vec<Sequenced> =
         (0..576).map(|i| metrics(i + 1, now - (576 - i as i64) * 300_000, (i % 100) as f64)).collect();
-    let batch = leitstand_proto::Batch { protocol: leitstand_proto::PROTOCOL_VERSION, records };
+    let batch = leitstand_proto::Batch::new(records);
     app.services.ingest_batch(&host, batch, None).await.expect("ingest");
     assert!(app.services.roll_up().await.expect("roll up") >= 1);
 
@@ -202,10 +202,7 @@ async fn the_host_list_filters_sorts_and_pages_in_the_database() {
             continue; // never heard: waiting
         }
         let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
-        let batch = leitstand_proto::Batch {
-            protocol: leitstand_proto::PROTOCOL_VERSION,
-            records: vec![metrics(1, now, i as f64 * 8.0)],
-        };
+        let batch = leitstand_proto::Batch::new(vec![metrics(1, now, i as f64 * 8.0)]);
         app.services.ingest_batch(&host, batch, Some("192.0.2.7")).await.expect("ingest");
     }
     let page = app.get_json(&token, "/api/v1/hosts?per_page=5&page=1").await;
@@ -276,14 +273,12 @@ async fn live_events_follow_each_delivery() {
     let first = events.next().await;
     assert!(first.contains("\"status\":\"waiting\""), "{first}");
     let now = app.now().as_millisecond();
-    let batch =
-        leitstand_proto::Batch { protocol: leitstand_proto::PROTOCOL_VERSION, records: vec![metrics(1, now, 42.0)] };
+    let batch = leitstand_proto::Batch::new(vec![metrics(1, now, 42.0)]);
     app.services.ingest_batch(&host, batch, None).await.expect("ingest");
     let second = events.next().await;
     assert!(second.contains("\"status\":\"up\"") && second.contains("\"cpu_percent\":42.0"), "{second}");
     // The same millisecond on the server's clock: still news.
-    let batch =
-        leitstand_proto::Batch { protocol: leitstand_proto::PROTOCOL_VERSION, records: vec![metrics(2, now, 43.0)] };
+    let batch = leitstand_proto::Batch::new(vec![metrics(2, now, 43.0)]);
     app.services.ingest_batch(&host, batch, None).await.expect("ingest");
     assert!(events.next().await.contains("\"cpu_percent\":43.0"));
     let other = app.tenant(&admin, "Kunde B").await;

@@ -60,6 +60,14 @@ impl SecretKey {
         cipher.decrypt(XNonce::from_slice(&raw[..24]), &raw[24..]).map_err(|_| bad())
     }
 
+    /// The Ed25519 key that signs agent releases, derived from this key so
+    /// that replicas sharing the server key sign alike.
+    pub fn release_key(&self) -> ed25519_dalek::SigningKey {
+        let seed: [u8; 32] =
+            Sha256::new_with_prefix(b"leitstand-release-key-v1").chain_update(self.0).finalize().into();
+        ed25519_dalek::SigningKey::from_bytes(&seed)
+    }
+
     /// A keyed MAC over `msg`, hex; for stateless tickets.
     pub fn mac(&self, msg: &str) -> String {
         use hmac::Mac;

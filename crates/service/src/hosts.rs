@@ -3,12 +3,13 @@
 
 use crate::crypto::{random_token, token_hash};
 use crate::{Actor, Result, ServiceError, Services};
+use ed25519_dalek::Signer;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use jiff::{SignedDuration, Timestamp};
 use leitstand_domain::audit::AuditDraft;
 use leitstand_domain::host::{HostStatus, INTERVAL_RANGE};
 use leitstand_domain::{HostId, Permission, TenantId};
-use leitstand_proto::{signing, Ack, AgentSettings, Batch, EnrollRequest, EnrollResponse, Record};
+use leitstand_proto::{signing, Ack, AgentSettings, AgentUpgrade, Batch, EnrollRequest, EnrollResponse, Record};
 use leitstand_store::{
     Glance, Host, HostCounts, HostPolicy, HostQuery, IngestBatch, NewEnrollToken, NewHost, Resolution, Rolled,
     StoreError, StoredSample,
@@ -69,6 +70,17 @@ fn glance_of(samples: &[StoredSample]) -> Option<Glance> {
 
 /// Turns a batch into rows, refusing it whole with the first reason found.
 fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
+    let agent = match batch.agent {
+        Some(b) if b.version.len() <= 64 && b.sha256.len() == 64 && b.sha256.bytes().all(|c| c.is_ascii_hexdigit()) => {
+            Some((b.version.chars().filter(|c| !c.is_control()).collect(), b.sha256.to_ascii_lowercase()))
+        }
+        Some(_) => {
+            return Err(ServiceError::BadInput(
+                "agent build: version of at most 64 characters and sha256 as 64 hex characters".into(),
+            ))
+        }
+        None => None,
+    };
     if batch.protocol != leitstand_proto::PROTOCOL_VERSION {
         return Err(ServiceError::BadInput(format!(
             "protocol {} is not spoken here (server speaks {}); upgrade the agent",
@@ -131,7 +143,7 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
         records.push((r.seq, samples));
     }
     let glance = records.iter().rev().find_map(|(_, samples)| glance_of(samples));
-    Ok(IngestBatch { host, records, at, sequenced: true, max_series: 0, glance, address: None })
+    Ok(IngestBatch { host, records, at, sequenced: true, max_series: 0, glance, address: None, agent })
 }
 
 /// A host with its state and newest figures, for lists.
@@ -276,7 +288,11 @@ impl Services {
             StoreError::Conflict(_) => refused("this key is enrolled already"),
             e => e.into(),
         })?;
-        let resp = EnrollResponse { host_id: created.id.0, interval_secs: u64::from(created.effective_interval_secs) };
+        let resp = EnrollResponse {
+            host_id: created.id.0,
+            interval_secs: u64::from(created.effective_interval_secs),
+            release_key: Some(hex::encode(self.key.release_key().verifying_key().as_bytes())),
+        };
         Ok((created, resp))
     }
 
@@ -372,6 +388,7 @@ impl Services {
         let mut rows = to_rows(batch, host.id, self.now())?;
         rows.max_series = self.config.max_series_per_host;
         rows.address = address.map(str::to_owned);
+        let upgrade = self.upgrade_for(rows.agent.as_ref());
         let out = self.store.ingest(&rows).await?;
         if out.refused_series > 0 {
             tracing::warn!(
@@ -383,7 +400,20 @@ impl Services {
         }
         let _ = self.stored.send(host.id); // nobody watching is fine
         let settings = AgentSettings { interval_secs: u64::from(host.effective_interval_secs) };
-        Ok((Ack { up_to: out.up_to, settings: Some(settings) }, out.refused_series))
+        Ok((Ack { up_to: out.up_to, settings: Some(settings), upgrade }, out.refused_series))
+    }
+
+    /// The signed offer of the shipped build, for an agent that runs
+    /// another one. Agents that do not say what they run get no offer.
+    fn upgrade_for(&self, running: Option<&(String, String)>) -> Option<AgentUpgrade> {
+        let release = self.config.agent_release.as_ref()?;
+        let (_, sha) = running?;
+        if *sha == release.sha256 {
+            return None;
+        }
+        let input = leitstand_proto::release_input(&release.version, &release.sha256);
+        let signature = hex::encode(self.key.release_key().sign(input.as_bytes()).to_bytes());
+        Some(AgentUpgrade { version: release.version.clone(), sha256: release.sha256.clone(), signature })
     }
 
     /// Custom metrics pushed through the API for a host (MON-2), stored at
@@ -399,10 +429,7 @@ impl Services {
         let host = self.store.host(actor.scope(), id).await?;
         let n = samples.len();
         let at_ms = self.now().as_millisecond();
-        let batch = Batch {
-            protocol: leitstand_proto::PROTOCOL_VERSION,
-            records: vec![leitstand_proto::Sequenced { seq: 1, record: Record::Metrics { at_ms, samples } }],
-        };
+        let batch = Batch::new(vec![leitstand_proto::Sequenced { seq: 1, record: Record::Metrics { at_ms, samples } }]);
         let mut rows = to_rows(batch, host.id, self.now())?;
         rows.sequenced = false;
         rows.max_series = self.config.max_series_per_host;
@@ -584,7 +611,7 @@ mod tests {
     use leitstand_proto::{Sample, Sequenced};
 
     fn batch(records: Vec<Sequenced>) -> Batch {
-        Batch { protocol: leitstand_proto::PROTOCOL_VERSION, records }
+        Batch::new(records)
     }
 
     fn metrics(seq: u64, samples: Vec<Sample>) -> Sequenced {
@@ -602,7 +629,7 @@ mod tests {
         let mut too_many = batch(vec![]);
         too_many.records = (1..=1001).map(|i| metrics(i, vec![])).collect();
         assert!(to_rows(too_many, HostId(1), at).unwrap_err().to_string().contains("at most 1000"));
-        let old = Batch { protocol: 99, records: vec![] };
+        let old = Batch { protocol: 99, ..Batch::new(vec![]) };
         assert!(to_rows(old, HostId(1), at).unwrap_err().to_string().contains("upgrade the agent"));
     }
 

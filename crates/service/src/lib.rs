@@ -53,6 +53,16 @@ pub struct ServiceConfig {
     /// (after an outage the spool is sent in quick succession).
     pub agent_batches_per_second: f64,
     pub agent_batch_burst: u32,
+    /// The agent build this server ships and offers to agents that run
+    /// another one (AGT-4); `None`: no upgrades offered.
+    pub agent_release: Option<AgentRelease>,
+}
+
+/// An agent build: version and SHA-256 of the binary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentRelease {
+    pub version: String,
+    pub sha256: String,
 }
 
 /// How long each kind of sample is kept.
@@ -86,6 +96,7 @@ impl Default for ServiceConfig {
             retention: Retention::default(),
             agent_batches_per_second: 5.0,
             agent_batch_burst: 60,
+            agent_release: None,
         }
     }
 }

@@ -342,16 +342,24 @@ impl HostStore for SqlStore {
                 sets.push_str(&format!(", {col} = ${}", 3 + values.len()));
             }
         }
-        if batch.address.is_some() {
-            sets.push_str(&format!(", address = ${}", 4 + values.len()));
+        let mut texts: Vec<&str> = vec![];
+        if let Some(a) = &batch.address {
+            texts.push(a);
+            sets.push_str(&format!(", address = ${}", 3 + values.len() + texts.len()));
+        }
+        if let Some((version, sha)) = &batch.agent {
+            texts.push(version);
+            sets.push_str(&format!(", agent_version = ${}", 3 + values.len() + texts.len()));
+            texts.push(sha);
+            sets.push_str(&format!(", agent_sha256 = ${}", 3 + values.len() + texts.len()));
         }
         let sql = format!("UPDATE hosts SET {sets} WHERE id = $3");
         let mut q = sqlx::query(&sql).bind(top as i64).bind(ms(batch.at)).bind(batch.host.0);
         for v in values {
             q = q.bind(v);
         }
-        if let Some(a) = &batch.address {
-            q = q.bind(a.as_str());
+        for t in texts {
+            q = q.bind(t);
         }
         q.execute(&mut *tx.conn).await.map_err(map_err)?;
         if let Some((from, to)) = range {

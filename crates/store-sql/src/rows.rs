@@ -108,7 +108,8 @@ pub(crate) fn effective_interval(alias: &str) -> String {
 pub(crate) fn host_columns() -> String {
     format!(
         "h.id, h.tenant_id, h.name, h.os, h.public_key, h.enrolled_at, h.last_seen, h.revoked_at, h.pending, \
-         h.interval_secs, h.address, h.cpu_percent, h.mem_percent, h.disk_percent, {} AS effective_interval",
+         h.interval_secs, h.address, h.cpu_percent, h.mem_percent, h.disk_percent, h.agent_version, h.agent_sha256, \
+         {} AS effective_interval",
         effective_interval("h")
     )
 }
@@ -132,5 +133,7 @@ pub(crate) fn host(row: &AnyRow) -> Result<leitstand_store::Host> {
             mem_percent: get(row, "mem_percent")?,
             disk_percent: get(row, "disk_percent")?,
         },
+        agent_version: get(row, "agent_version")?,
+        agent_sha256: get(row, "agent_sha256")?,
     })
 }

@@ -258,6 +258,7 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         max_series: 3,
         glance: None,
         address: None,
+        agent: None,
     };
     assert_eq!(store.ingest(&batch).await.expect("ingest").up_to, 2);
     assert_eq!(store.ingest(&batch).await.expect("retry").up_to, 2, "a retried batch is acknowledged again");
@@ -301,6 +302,7 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         max_series: 3,
         glance: None,
         address: None,
+        agent: None,
     };
     store.ingest(&heard).await.expect("heard");
     let events = store.host_events(&sa, host.id, 10).await.expect("events");
@@ -331,6 +333,7 @@ fn batch_at(host: HostId, seq: u64, samples: Vec<StoredSample>, at_s: i64) -> In
         max_series: 100,
         glance: None,
         address: None,
+        agent: None,
     }
 }
 
@@ -365,9 +368,12 @@ async fn hosts_are_listed_approved_and_rolled_up(store: &dyn Store, a: &Tenant, 
     let mut b1 = batch_at(web10.id, 1, vec![sample("cpu", 30, 1.0)], 30);
     b1.glance = Some(glance);
     b1.address = Some("192.0.2.10".into());
+    b1.agent = Some(("0.1.0".into(), "ab".repeat(32)));
     store.ingest(&b1).await.expect("ingest");
     let seen = store.host(&sa, web10.id).await.expect("host");
     assert_eq!((seen.glance, seen.address.as_deref()), (glance, Some("192.0.2.10")));
+    assert_eq!(seen.agent_version.as_deref(), Some("0.1.0"));
+    assert_eq!(seen.agent_sha256, Some("ab".repeat(32)));
     // A batch without figures keeps the last ones.
     store.ingest(&batch_at(web10.id, 2, vec![], 31)).await.expect("ingest");
     assert_eq!(store.host(&sa, web10.id).await.expect("host").glance, glance);

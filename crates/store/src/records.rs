@@ -208,6 +208,9 @@ pub struct Host {
     pub address: Option<String>,
     /// Figures at a glance from the newest batch.
     pub glance: Glance,
+    /// The agent build the host last reported: version and SHA-256.
+    pub agent_version: Option<String>,
+    pub agent_sha256: Option<String>,
 }
 
 /// CPU, RAM and the fullest file system in percent, from the newest batch.
@@ -359,6 +362,8 @@ pub struct IngestBatch {
     pub glance: Option<Glance>,
     /// Where the batch came from.
     pub address: Option<String>,
+    /// The agent build that sent it: version and SHA-256.
+    pub agent: Option<(String, String)>,
 }
 
 /// What an ingest stored.

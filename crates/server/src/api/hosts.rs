@@ -139,6 +139,9 @@ pub struct HostDto {
     pub mem_percent: Option<f64>,
     /// The fullest file system.
     pub disk_percent: Option<f64>,
+    /// The agent build the host last reported.
+    pub agent_version: Option<String>,
+    pub agent_sha256: Option<String>,
 }
 
 impl From<&HostOverview> for HostDto {
@@ -160,6 +163,8 @@ impl From<&HostOverview> for HostDto {
             cpu_percent: o.cpu_percent,
             mem_percent: o.mem_percent,
             disk_percent: o.disk_percent,
+            agent_version: h.agent_version.clone(),
+            agent_sha256: h.agent_sha256.clone(),
         }
     }
 }

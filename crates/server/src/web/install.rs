@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use leitstand_domain::Permission as P;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
 
 pub fn routes() -> Vec<RouteDef> {
     use Method as M;
@@ -119,21 +118,11 @@ async fn uninstall() -> Response {
     script(UNINSTALL.to_owned())
 }
 
-/// Where the agent binary is: the configured path, else beside this binary.
-fn agent_path(s: &AppState) -> Option<PathBuf> {
-    if let Some(p) = &s.config.agent_binary {
-        return Some(p.clone());
-    }
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?;
-    [dir.join("leitstand-agent"), dir.parent()?.join("leitstand-agent")].into_iter().find(|p| p.is_file())
-}
-
 async fn read_agent(s: &AppState) -> Result<Vec<u8>, Response> {
     let missing = || {
         (StatusCode::NOT_FOUND, "the agent binary is not installed on this server (set agent_binary)\n").into_response()
     };
-    let path = agent_path(s).ok_or_else(missing)?;
+    let path = s.config.agent_binary_path().ok_or_else(missing)?;
     tokio::fs::read(&path).await.map_err(|_| missing())
 }
 

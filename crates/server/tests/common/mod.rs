@@ -57,14 +57,24 @@ impl TestApp {
         dir: tempfile::TempDir,
         pg: Option<leitstand_store_postgres::testing::TestDb>,
     ) -> TestApp {
-        Self::spawn_full(store, dir, pg, |_| {}).await
+        Self::spawn_full(store, dir, pg, |_| {}, |_| {}).await
     }
 
     /// SQLite, with the use-case settings changed by `tune`.
     pub async fn spawn_tuned(tune: impl FnOnce(&mut ServiceConfig)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(leitstand_store_sqlite::open_dir(dir.path()).await.expect("sqlite"));
-        Self::spawn_full(store, dir, None, tune).await
+        Self::spawn_full(store, dir, None, tune, |_| {}).await
+    }
+
+    /// SQLite, with the use-case settings and the server configuration changed.
+    pub async fn spawn_configured(
+        tune: impl FnOnce(&mut ServiceConfig),
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(leitstand_store_sqlite::open_dir(dir.path()).await.expect("sqlite"));
+        Self::spawn_full(store, dir, None, tune, configure).await
     }
 
     async fn spawn_full(
@@ -72,6 +82,7 @@ impl TestApp {
         dir: tempfile::TempDir,
         pg: Option<leitstand_store_postgres::testing::TestDb>,
         tune: impl FnOnce(&mut ServiceConfig),
+        configure: impl FnOnce(&mut Config),
     ) -> TestApp {
         // Server warnings and errors show up in the output of a failing test.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
@@ -82,8 +93,9 @@ impl TestApp {
         let mut sc = ServiceConfig { base_url: url.clone(), ..ServiceConfig::default() };
         tune(&mut sc);
         let services = Services::new(store.clone(), clock.clone(), SecretKey::generate(), sc);
-        let config =
+        let mut config =
             Config { listen: addr, base_url: Some(url.clone()), data_dir: dir.path().into(), ..Config::default() };
+        configure(&mut config);
         let state = AppState::new(services.clone(), config);
         let app = leitstand_server::app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = tokio::spawn(async move {
