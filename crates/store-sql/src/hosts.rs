@@ -243,11 +243,15 @@ impl HostStore for SqlStore {
 
     async fn use_nonce(&self, host: HostId, nonce: &str, at: Timestamp, forget_before: Timestamp) -> Result<bool> {
         let mut tx = self.write(&TenantScope::All).await?;
-        sqlx::query("DELETE FROM agent_nonces WHERE at < $1")
-            .bind(ms(forget_before))
-            .execute(&mut *tx.conn)
-            .await
-            .map_err(map_err)?;
+        // Old nonces are forgotten at most once a minute, not per request.
+        let last = self.nonces_forgotten_at.load(std::sync::atomic::Ordering::Relaxed);
+        if ms(at) - last > 60_000 {
+            sqlx::query("DELETE FROM agent_nonces WHERE at < $1")
+                .bind(ms(forget_before))
+                .execute(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+        }
         let done = sqlx::query(
             "INSERT INTO agent_nonces (host_id, nonce, at) VALUES ($1, $2, $3) ON CONFLICT (host_id, nonce) DO NOTHING",
         )
@@ -258,6 +262,9 @@ impl HostStore for SqlStore {
         .await
         .map_err(map_err)?;
         tx.finish().await?;
+        if ms(at) - last > 60_000 {
+            self.nonces_forgotten_at.store(ms(at), std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(done.rows_affected() == 1)
     }
 
@@ -271,11 +278,8 @@ impl HostStore for SqlStore {
                 .await
                 .map_err(map_err)?;
         let mut series: HashMap<(String, String), Option<i64>> = HashMap::new();
-        let (mut known,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM metric_series WHERE host_id = $1")
-            .bind(batch.host.0)
-            .fetch_one(&mut *tx.conn)
-            .await
-            .map_err(map_err)?;
+        // How many series the host has, counted only when one is new.
+        let mut known: Option<i64> = None;
         let mut refused = 0;
         let mut top = max_seq as u64;
         // Sequences at or below what the host stored before were stored then.
@@ -295,13 +299,19 @@ impl HostStore for SqlStore {
                     None => {
                         let id = match find_series(&mut tx.conn, batch.host, &s.name, &s.labels).await? {
                             Some(id) => Some(id),
-                            None if (known as u64) < batch.max_series => {
-                                known += 1;
-                                Some(new_series(&mut tx.conn, tenant, batch.host, &s.name, &s.labels).await?)
-                            }
                             None => {
-                                refused += 1;
-                                None
+                                let count = match known {
+                                    Some(k) => k,
+                                    None => count_series(&mut tx.conn, batch.host).await?,
+                                };
+                                if (count as u64) < batch.max_series {
+                                    known = Some(count + 1);
+                                    Some(new_series(&mut tx.conn, tenant, batch.host, &s.name, &s.labels).await?)
+                                } else {
+                                    known = Some(count);
+                                    refused += 1;
+                                    None
+                                }
                             }
                         };
                         series.insert(key, id);
@@ -478,15 +488,15 @@ impl HostStore for SqlStore {
                     None => format!(
                         "INSERT INTO metric_rollups (series_id, tenant_id, res, at, n, total, low, high) \
                          SELECT m.series_id, m.tenant_id, {w}, (m.at / {w}) * {w}, COUNT(*), SUM(m.value), \
-                         MIN(m.value), MAX(m.value) FROM metric_samples m JOIN metric_series s ON s.id = m.series_id \
-                         WHERE s.host_id = $1 AND m.at >= $2 AND m.at < $3 \
+                         MIN(m.value), MAX(m.value) FROM metric_series s CROSS JOIN metric_samples m \
+                         WHERE m.series_id = s.id AND s.host_id = $1 AND m.at >= $2 AND m.at < $3 \
                          GROUP BY m.series_id, m.tenant_id, (m.at / {w}) * {w} {UPSERT}"
                     ),
                     Some(src) => format!(
                         "INSERT INTO metric_rollups (series_id, tenant_id, res, at, n, total, low, high) \
                          SELECT r.series_id, r.tenant_id, {w}, (r.at / {w}) * {w}, SUM(r.n), SUM(r.total), \
-                         MIN(r.low), MAX(r.high) FROM metric_rollups r JOIN metric_series s ON s.id = r.series_id \
-                         WHERE s.host_id = $1 AND r.res = {} AND r.at >= $2 AND r.at < $3 \
+                         MIN(r.low), MAX(r.high) FROM metric_series s CROSS JOIN metric_rollups r \
+                         WHERE r.series_id = s.id AND s.host_id = $1 AND r.res = {} AND r.at >= $2 AND r.at < $3 \
                          GROUP BY r.series_id, r.tenant_id, (r.at / {w}) * {w} {UPSERT}",
                         src.millis()
                     ),
@@ -514,15 +524,15 @@ impl HostStore for SqlStore {
     ) -> Result<Vec<Rolled>> {
         let sql = match res {
             Resolution::Raw => format!(
-                "SELECT s.labels, m.at, 1, m.value, m.value, m.value FROM metric_samples m \
-                 JOIN metric_series s ON s.id = m.series_id \
-                 WHERE s.host_id = $1 AND s.name = $2 AND m.at >= $3 AND m.at < $4{} ORDER BY m.at, s.labels",
+                "SELECT s.labels, m.at, 1, m.value, m.value, m.value FROM metric_series s \
+                 CROSS JOIN metric_samples m \
+                 WHERE m.series_id = s.id AND s.host_id = $1 AND s.name = $2 AND m.at >= $3 AND m.at < $4{} ORDER BY m.at, s.labels",
                 scope_sql("s.tenant_id", scope)
             ),
             _ => format!(
-                "SELECT s.labels, r.at, r.n, r.total, r.low, r.high FROM metric_rollups r \
-                 JOIN metric_series s ON s.id = r.series_id \
-                 WHERE s.host_id = $1 AND s.name = $2 AND r.at >= $3 AND r.at < $4 AND r.res = {}{} \
+                "SELECT s.labels, r.at, r.n, r.total, r.low, r.high FROM metric_series s \
+                 CROSS JOIN metric_rollups r \
+                 WHERE r.series_id = s.id AND s.host_id = $1 AND s.name = $2 AND r.at >= $3 AND r.at < $4 AND r.res = {}{} \
                  ORDER BY r.at, s.labels",
                 res.millis(),
                 scope_sql("s.tenant_id", scope)
@@ -598,8 +608,8 @@ impl HostStore for SqlStore {
     ) -> Result<Vec<StoredSample>> {
         let mut tx = self.read(scope).await?;
         let sql = format!(
-            "SELECT s.name, s.labels, m.at, m.value FROM metric_samples m JOIN metric_series s ON s.id = m.series_id \
-             WHERE s.host_id = $1 AND s.name = $2 AND m.at >= $3 AND m.at < $4{} ORDER BY m.at, s.labels",
+            "SELECT s.name, s.labels, m.at, m.value FROM metric_series s CROSS JOIN metric_samples m \
+             WHERE m.series_id = s.id AND s.host_id = $1 AND s.name = $2 AND m.at >= $3 AND m.at < $4{} ORDER BY m.at, s.labels",
             scope_sql("s.tenant_id", scope)
         );
         let found: Vec<(String, String, i64, f64)> = sqlx::query_as(&sql)
@@ -675,30 +685,35 @@ impl SeriesCache {
     }
 }
 
-/// Samples per INSERT statement: four parameters each stays well inside the
-/// parameter limits of SQLite (32 766) and PostgreSQL (65 535).
+// Queries over samples name `metric_series s CROSS JOIN metric_samples m`:
+// SQLite then walks the host's series and, for each, the (series_id, at)
+// primary key range, instead of picking the `at` index and reading every
+// host's samples in the range. PostgreSQL treats it as an inner join.
+
+/// Samples per INSERT statement.
 const ROWS_PER_INSERT: usize = 500;
 
 /// Inserts samples with one multi-row statement; a sample already stored
-/// for the same series and time is left as it is.
+/// for the same series and time is left as it is. The values go into the
+/// SQL text as numbers formatted here (ids, milliseconds, finite floats in
+/// their shortest exact form), never outside text: binding two thousand
+/// parameters costs more than parsing them, as SQLite looks each
+/// parameter's name up by walking the list. Not kept as a prepared
+/// statement, since each text is used once.
 async fn insert_samples(conn: &mut AnyConnection, tenant: i64, rows: &[(i64, i64, f64)]) -> Result<()> {
+    use std::fmt::Write;
     if rows.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from("INSERT INTO metric_samples (series_id, tenant_id, at, value) VALUES ");
-    for i in 0..rows.len() {
-        let n = i * 4;
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+    let mut sql = String::with_capacity(96 + rows.len() * 48);
+    sql.push_str("INSERT INTO metric_samples (series_id, tenant_id, at, value) VALUES ");
+    for (i, (series, at, value)) in rows.iter().enumerate() {
+        debug_assert!(value.is_finite());
+        let sep = if i > 0 { "," } else { "" };
+        let _ = write!(sql, "{sep}({series},{tenant},{at},{value:?})");
     }
     sql.push_str(" ON CONFLICT (series_id, at) DO NOTHING");
-    let mut q = sqlx::query(&sql);
-    for (series, at, value) in rows {
-        q = q.bind(*series).bind(tenant).bind(*at).bind(*value);
-    }
-    q.execute(&mut *conn).await.map_err(map_err)?;
+    sqlx::query(&sql).persistent(false).execute(&mut *conn).await.map_err(map_err)?;
     Ok(())
 }
 
@@ -720,6 +735,15 @@ async fn insert_event(
         .await
         .map_err(map_err)?;
     Ok(())
+}
+
+async fn count_series(conn: &mut AnyConnection, host: HostId) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM metric_series WHERE host_id = $1")
+        .bind(host.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    Ok(n)
 }
 
 async fn find_series(conn: &mut AnyConnection, host: HostId, name: &str, labels: &str) -> Result<Option<i64>> {

@@ -41,6 +41,8 @@ pub struct SqlStore {
     /// Series ids by (host, name, labels). Ids never change, so the cache
     /// cannot go stale; it only holds ids of committed series.
     series_cache: Arc<std::sync::Mutex<hosts::SeriesCache>>,
+    /// When old request nonces were last deleted (Unix milliseconds).
+    nonces_forgotten_at: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl SqlStore {
@@ -50,6 +52,7 @@ impl SqlStore {
             dialect,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             series_cache: Arc::new(std::sync::Mutex::new(hosts::SeriesCache::default())),
+            nonces_forgotten_at: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN / 2)),
         }
     }
 

@@ -22,7 +22,14 @@ impl SqlStore {
     }
 
     async fn begin<'a>(&'a self, scope: &TenantScope, guard: Option<MutexGuard<'a, ()>>) -> Result<Tx<'a>> {
-        let mut conn = self.pool.begin().await.map_err(map_err)?;
+        // SQLite writers take the write lock at BEGIN, waiting (busy_timeout)
+        // while another connection still holds it: a transaction dropped on
+        // an error path is rolled back by its connection a moment after our
+        // writer lock is released. A deferred BEGIN that had read first would
+        // get "database is locked" at once instead of waiting.
+        let mut conn =
+            if guard.is_some() { self.pool.begin_with("BEGIN IMMEDIATE").await } else { self.pool.begin().await }
+                .map_err(map_err)?;
         if self.dialect == Dialect::Postgres {
             sqlx::query("SELECT set_config('leitstand.scope', $1, true)")
                 .bind(scope.to_setting())

@@ -460,6 +460,13 @@ async fn hosts_are_listed_approved_and_rolled_up(store: &dyn Store, a: &Tenant, 
     assert!(store.delete_samples_before(Resolution::Hour, at(h0 + 1)).await.expect("hours") >= 1);
     assert!(store.rollups(&sa, web03.id, "temp", Resolution::Hour, range.0, range.1).await.expect("h").is_empty());
     assert_eq!(store.rollups(&sa, web03.id, "temp", Resolution::Raw, range.0, range.1).await.expect("raw").len(), 4);
+    // Values keep every bit, whatever their size (-0 comes back as 0).
+    let values = [1e300, -0.5, 1e-7, 123_456_789.125, 5.0, f64::MIN_POSITIVE, -1.5e-300];
+    let odd: Vec<StoredSample> =
+        values.iter().enumerate().map(|(i, v)| sample("odd", h0 + 100 + i as i64, *v)).collect();
+    store.ingest(&batch_at(web03.id, 3, odd, h0 + 200)).await.expect("odd values");
+    let back = store.samples(&sa, web03.id, "odd", range.0, range.1).await.expect("read");
+    assert_eq!(back.iter().map(|s| s.value.to_bits()).collect::<Vec<_>>(), values.map(f64::to_bits).to_vec());
 }
 
 async fn audit_chain_holds(store: &dyn Store, provider: &Tenant, a: &Tenant, b: &Tenant) {
