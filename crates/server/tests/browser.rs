@@ -25,6 +25,20 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // End the session first: chromedriver then closes its Chromium, so
+        // no browser outlives the test (Drop cannot await: plain HTTP/1.1).
+        if let Some(addr) = self.base.strip_prefix("http://") {
+            use std::io::{Read, Write};
+            if let Ok(mut c) = std::net::TcpStream::connect(addr) {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+                let req = format!(
+                    "DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    self.session
+                );
+                let _ = c.write_all(req.as_bytes());
+                let _ = c.read_to_end(&mut vec![]);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
