@@ -13,8 +13,12 @@ use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 async fn host_in(conn: &mut AnyConnection, scope: &TenantScope, id: HostId) -> Result<Host> {
-    let sql =
-        format!("SELECT {} FROM hosts h WHERE h.id = $1{}", rows::host_columns(), scope_sql("h.tenant_id", scope));
+    let sql = format!(
+        "SELECT {} FROM {} WHERE h.id = $1{}",
+        rows::host_columns(),
+        rows::HOSTS,
+        scope_sql("h.tenant_id", scope)
+    );
     let row = sqlx::query(&sql).bind(id.0).fetch_one(&mut *conn).await.map_err(map_err)?;
     rows::host(&row)
 }
@@ -84,8 +88,9 @@ impl HostStore for SqlStore {
     async fn hosts(&self, scope: &TenantScope) -> Result<Vec<Host>> {
         let mut tx = self.read(scope).await?;
         let sql = format!(
-            "SELECT {} FROM hosts h WHERE 1=1{} ORDER BY h.tenant_id, h.name, h.id",
+            "SELECT {} FROM {} WHERE 1=1{} ORDER BY h.tenant_id, h.name, h.id",
             rows::host_columns(),
+            rows::HOSTS,
             scope_sql("h.tenant_id", scope)
         );
         let found = sqlx::query(&sql).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
@@ -119,12 +124,13 @@ impl HostStore for SqlStore {
         let now = ms(q.now.unwrap_or_else(Timestamp::now));
         let pattern = pattern.unwrap_or_default();
         let mut tx = self.read(scope).await?;
-        let count_sql = format!("SELECT COUNT(*) FROM hosts h WHERE $1 = $1{filter}");
+        let count_sql = format!("SELECT COUNT(*) FROM {} WHERE $1 = $1{filter}", rows::HOSTS);
         let (total,): (i64,) =
             sqlx::query_as(&count_sql).bind(now).bind(&pattern).fetch_one(&mut *tx.conn).await.map_err(map_err)?;
         let sql = format!(
-            "SELECT {} FROM hosts h WHERE $1 = $1{filter} ORDER BY {order} LIMIT {per_page} OFFSET {}",
+            "SELECT {} FROM {} WHERE $1 = $1{filter} ORDER BY {order} LIMIT {per_page} OFFSET {}",
             rows::host_columns(),
+            rows::HOSTS,
             u64::from(q.page) * u64::from(per_page)
         );
         let found = sqlx::query(&sql).bind(now).bind(&pattern).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
@@ -135,12 +141,13 @@ impl HostStore for SqlStore {
     async fn host_counts(&self, scope: &TenantScope, now: Timestamp) -> Result<HostCounts> {
         let count = |s: HostStatus| format!("COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)", status_sql(s));
         let sql = format!(
-            "SELECT COUNT(*), {}, {}, {}, {}, {} FROM hosts h WHERE $1 = $1{}",
+            "SELECT COUNT(*), {}, {}, {}, {}, {} FROM {} WHERE $1 = $1{}",
             count(HostStatus::Up),
             count(HostStatus::Down),
             count(HostStatus::Waiting),
             count(HostStatus::Pending),
             count(HostStatus::Revoked),
+            rows::HOSTS,
             scope_sql("h.tenant_id", scope)
         );
         let mut tx = self.read(scope).await?;
@@ -323,7 +330,7 @@ impl HostStore for SqlStore {
                 range = Some(range.map_or((at, at), |(lo, hi)| (lo.min(at), hi.max(at))));
                 rows.push((id, at, s.value));
                 if rows.len() == ROWS_PER_INSERT {
-                    insert_samples(&mut tx.conn, tenant, &rows).await?;
+                    insert_samples(&mut tx.conn, self.dialect, tenant, &rows).await?;
                     rows.clear();
                 }
             }
@@ -331,7 +338,7 @@ impl HostStore for SqlStore {
                 top = top.max(*seq);
             }
         }
-        insert_samples(&mut tx.conn, tenant, &rows).await?;
+        insert_samples(&mut tx.conn, self.dialect, tenant, &rows).await?;
         if refused > 0 && !batch.sequenced {
             // Pushed samples are taken whole or not at all.
             drop(tx);
@@ -404,7 +411,7 @@ impl HostStore for SqlStore {
             "UPDATE hosts SET down_since = $1 \
              WHERE down_since IS NULL AND revoked_at IS NULL AND pending = 0 AND last_seen IS NOT NULL \
              AND last_seen < $1 - ({}) RETURNING id, tenant_id, last_seen",
-            silence_ms("hosts")
+            silence_ms(&rows::effective_interval("hosts"))
         );
         let marked: Vec<(i64, i64, i64)> =
             sqlx::query_as(&sql).bind(ms(at)).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
@@ -631,22 +638,22 @@ impl HostStore for SqlStore {
 const UPSERT: &str = "ON CONFLICT (series_id, res, at) DO UPDATE SET n = excluded.n, total = excluded.total, \
      low = excluded.low, high = excluded.high";
 
-/// The allowed silence of host row `alias` in milliseconds: three intervals
-/// and 30 s, as `leitstand_domain::host::allowed_silence` says.
-fn silence_ms(alias: &str) -> String {
-    format!("3 * {} * 1000 + 30000", rows::effective_interval(alias))
+/// The allowed silence in milliseconds for an interval expression: three
+/// intervals and 30 s, as `leitstand_domain::host::allowed_silence` says.
+fn silence_ms(interval: &str) -> String {
+    format!("3 * {interval} * 1000 + 30000")
 }
 
-/// The condition that host row `h` is in `status` at `$1` (milliseconds);
-/// the same judgement as `leitstand_domain::host::host_status`.
+/// The condition that host row `h` of `rows::HOSTS` is in `status` at `$1`
+/// (milliseconds); the same judgement as `leitstand_domain::host::host_status`.
 fn status_sql(status: HostStatus) -> String {
     let live = "h.revoked_at IS NULL AND h.pending = 0";
     match status {
         HostStatus::Revoked => "h.revoked_at IS NOT NULL".into(),
         HostStatus::Pending => "(h.revoked_at IS NULL AND h.pending <> 0)".into(),
         HostStatus::Waiting => format!("({live} AND h.last_seen IS NULL)"),
-        HostStatus::Down => format!("({live} AND h.last_seen < $1 - ({}))", silence_ms("h")),
-        HostStatus::Up => format!("({live} AND h.last_seen >= $1 - ({}))", silence_ms("h")),
+        HostStatus::Down => format!("({live} AND h.last_seen < $1 - ({}))", silence_ms(&rows::joined_interval())),
+        HostStatus::Up => format!("({live} AND h.last_seen >= $1 - ({}))", silence_ms(&rows::joined_interval())),
     }
 }
 
@@ -694,13 +701,20 @@ impl SeriesCache {
 const ROWS_PER_INSERT: usize = 500;
 
 /// Inserts samples with one multi-row statement; a sample already stored
-/// for the same series and time is left as it is. The values go into the
-/// SQL text as numbers formatted here (ids, milliseconds, finite floats in
-/// their shortest exact form), never outside text: binding two thousand
-/// parameters costs more than parsing them, as SQLite looks each
-/// parameter's name up by walking the list. Not kept as a prepared
-/// statement, since each text is used once.
-async fn insert_samples(conn: &mut AnyConnection, tenant: i64, rows: &[(i64, i64, f64)]) -> Result<()> {
+/// for the same series and time is left as it is.
+///
+/// On SQLite the values go into the SQL text as numbers formatted here (ids,
+/// milliseconds, finite floats in their shortest exact form), never outside
+/// text: binding two thousand parameters costs more there than parsing them,
+/// as each parameter's name is looked up by walking the list. Such a text is
+/// used once, so it is not kept as a prepared statement. PostgreSQL binds
+/// them, and keeps the statement prepared.
+async fn insert_samples(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    tenant: i64,
+    rows: &[(i64, i64, f64)],
+) -> Result<()> {
     use std::fmt::Write;
     if rows.is_empty() {
         return Ok(());
@@ -708,12 +722,20 @@ async fn insert_samples(conn: &mut AnyConnection, tenant: i64, rows: &[(i64, i64
     let mut sql = String::with_capacity(96 + rows.len() * 48);
     sql.push_str("INSERT INTO metric_samples (series_id, tenant_id, at, value) VALUES ");
     for (i, (series, at, value)) in rows.iter().enumerate() {
-        debug_assert!(value.is_finite());
         let sep = if i > 0 { "," } else { "" };
-        let _ = write!(sql, "{sep}({series},{tenant},{at},{value:?})");
+        let _ = match dialect {
+            Dialect::Sqlite => write!(sql, "{sep}({series},{tenant},{at},{value:?})"),
+            Dialect::Postgres => write!(sql, "{sep}(${},${},${},${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4),
+        };
     }
     sql.push_str(" ON CONFLICT (series_id, at) DO NOTHING");
-    sqlx::query(&sql).persistent(false).execute(&mut *conn).await.map_err(map_err)?;
+    let q = match dialect {
+        Dialect::Sqlite => sqlx::query(&sql).persistent(false),
+        Dialect::Postgres => rows
+            .iter()
+            .fold(sqlx::query(&sql), |q, (series, at, value)| q.bind(*series).bind(tenant).bind(*at).bind(*value)),
+    };
+    q.execute(&mut *conn).await.map_err(map_err)?;
     Ok(())
 }
 

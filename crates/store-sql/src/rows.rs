@@ -96,7 +96,7 @@ pub(crate) fn audit_entry(row: &AnyRow) -> Result<AuditEntry> {
 }
 
 /// The interval in force for the host row `alias`: its own, else its
-/// tenant's, else the default.
+/// tenant's, else the default. For statements without [`HOSTS`].
 pub(crate) fn effective_interval(alias: &str) -> String {
     format!(
         "COALESCE({alias}.interval_secs, (SELECT p.interval_secs FROM host_policies p WHERE p.tenant_id = {alias}.tenant_id), {})",
@@ -104,13 +104,21 @@ pub(crate) fn effective_interval(alias: &str) -> String {
     )
 }
 
-/// Host columns of `hosts h`.
+/// Hosts with their tenant's policy, for reading: `h` and `hp`.
+pub(crate) const HOSTS: &str = "hosts h LEFT JOIN host_policies hp ON hp.tenant_id = h.tenant_id";
+
+/// The interval in force for `h` in [`HOSTS`].
+pub(crate) fn joined_interval() -> String {
+    format!("COALESCE(h.interval_secs, hp.interval_secs, {})", leitstand_domain::host::DEFAULT_INTERVAL_SECS)
+}
+
+/// Host columns of [`HOSTS`].
 pub(crate) fn host_columns() -> String {
     format!(
         "h.id, h.tenant_id, h.name, h.os, h.public_key, h.enrolled_at, h.last_seen, h.revoked_at, h.pending, \
          h.interval_secs, h.address, h.cpu_percent, h.mem_percent, h.disk_percent, h.agent_version, h.agent_sha256, \
          {} AS effective_interval",
-        effective_interval("h")
+        joined_interval()
     )
 }
 

@@ -55,7 +55,9 @@ fn main() -> anyhow::Result<()> {
                     let batch: Vec<Sequenced> = (0..records)
                         .map(|_| {
                             seq += 1;
-                            let at_ms = now_ms - 3_600_000 + seq as i64 * 10;
+                            // An agent's real cadence: one record every 10 s,
+                            // ending now.
+                            let at_ms = now_ms - (batches * records) as i64 * 10_000 + seq as i64 * 10_000;
                             // CPU, RAM and disk as the agent names them, so the
                             // host list has figures; the rest are load series.
                             let glance = [
