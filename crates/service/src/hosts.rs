@@ -504,17 +504,27 @@ impl Services {
         Ok(self.store.host(actor.scope(), id).await?)
     }
 
-    /// Revoked hosts are refused at their next request.
-    pub async fn revoke_host(&self, actor: &Actor, id: HostId) -> Result<()> {
+    /// A change to one host: the actor may manage hosts, the host is in
+    /// scope, and the audit entry names it (`detail` adds to its name).
+    async fn host_change(
+        &self,
+        actor: &Actor,
+        id: HostId,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Result<AuditDraft> {
         actor.require(Permission::HostsManage)?;
         let host = self.store.host(actor.scope(), id).await?;
-        let draft = actor.audit(
-            self.now(),
-            "host.revoke",
-            Some(host.tenant),
-            format!("host:{id}"),
-            json!({ "name": host.name }),
-        );
+        let mut d = json!({ "name": host.name });
+        if let (Some(d), serde_json::Value::Object(more)) = (d.as_object_mut(), detail) {
+            d.extend(more);
+        }
+        Ok(actor.audit(self.now(), action, Some(host.tenant), format!("host:{id}"), d))
+    }
+
+    /// Revoked hosts are refused at their next request.
+    pub async fn revoke_host(&self, actor: &Actor, id: HostId) -> Result<()> {
+        let draft = self.host_change(actor, id, "host.revoke", json!({})).await?;
         Ok(self.store.revoke_host(actor.scope(), id, &draft).await?)
     }
 
@@ -575,32 +585,16 @@ impl Services {
 
     /// Sets one host's interval; `None` follows the tenant's again.
     pub async fn set_host_interval(&self, actor: &Actor, id: HostId, secs: Option<u32>) -> Result<()> {
-        actor.require(Permission::HostsManage)?;
-        let host = self.store.host(actor.scope(), id).await?;
+        let draft = self.host_change(actor, id, "host.interval", json!({ "interval_secs": secs })).await?;
         if let Some(s) = secs {
             check_interval(s)?;
         }
-        let draft = actor.audit(
-            self.now(),
-            "host.interval",
-            Some(host.tenant),
-            format!("host:{id}"),
-            json!({ "name": host.name, "interval_secs": secs }),
-        );
         Ok(self.store.set_host_interval(actor.scope(), id, secs, &draft).await?)
     }
 
     /// Lets a pending host deliver; its spooled data follows.
     pub async fn approve_host(&self, actor: &Actor, id: HostId) -> Result<()> {
-        actor.require(Permission::HostsManage)?;
-        let host = self.store.host(actor.scope(), id).await?;
-        let draft = actor.audit(
-            self.now(),
-            "host.approve",
-            Some(host.tenant),
-            format!("host:{id}"),
-            json!({ "name": host.name }),
-        );
+        let draft = self.host_change(actor, id, "host.approve", json!({})).await?;
         Ok(self.store.approve_host(actor.scope(), id, &draft).await?)
     }
 }

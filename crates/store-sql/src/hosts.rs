@@ -613,24 +613,10 @@ impl HostStore for SqlStore {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<StoredSample>> {
-        let mut tx = self.read(scope).await?;
-        let sql = format!(
-            "SELECT s.name, s.labels, m.at, m.value FROM metric_series s CROSS JOIN metric_samples m \
-             WHERE m.series_id = s.id AND s.host_id = $1 AND s.name = $2 AND m.at >= $3 AND m.at < $4{} ORDER BY m.at, s.labels",
-            scope_sql("s.tenant_id", scope)
-        );
-        let found: Vec<(String, String, i64, f64)> = sqlx::query_as(&sql)
-            .bind(host.0)
-            .bind(name)
-            .bind(ms(since))
-            .bind(ms(until))
-            .fetch_all(&mut *tx.conn)
-            .await
-            .map_err(map_err)?;
-        tx.finish().await?;
-        Ok(found
+        let raw = self.rollups(scope, host, name, Resolution::Raw, since, until).await?;
+        Ok(raw
             .into_iter()
-            .map(|(name, labels, at, value)| StoredSample { name, labels, at: ts(at), value })
+            .map(|r| StoredSample { name: name.to_owned(), labels: r.labels, at: r.at, value: r.mean })
             .collect())
     }
 }
