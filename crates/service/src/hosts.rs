@@ -208,7 +208,8 @@ impl Services {
         actor.require(Permission::HostsRead)?;
         let scope = actor.narrowed(tenant)?;
         q.now = Some(self.now());
-        q.per_page = q.per_page.clamp(1, 500);
+        // No page size given: 50; at most 500.
+        q.per_page = if q.per_page == 0 { 50 } else { q.per_page.min(500) };
         let page = self.store.host_page(&scope, &q).await?;
         let counts = self.store.host_counts(&scope, self.now()).await?;
         Ok(HostList {

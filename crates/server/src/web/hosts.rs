@@ -157,7 +157,7 @@ struct ListForm {
 async fn hosts(State(s): State<AppState>, ctx: Ctx, Query(f): Query<ListForm>) -> WebResult {
     let a = ctx.actor()?;
     let query = host_query(f.q.clone(), f.status.as_deref(), f.sort.as_deref(), f.page, Some(PER_PAGE))
-        .map_err(|_| ServiceError::field("status", "error-invalid"))?;
+        .map_err(|_| ServiceError::field("filter", "error-invalid"))?;
     let list = s.services.host_list(a, ctx.selected_tenant, query).await?;
     let pending = if list.counts.pending > 0 {
         let q = HostQuery { status: Some(HostStatus::Pending), per_page: 100, ..HostQuery::default() };
