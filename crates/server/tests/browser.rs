@@ -349,9 +349,14 @@ async fn a_new_host_appears_and_its_chart_updates_live() {
     let history: Vec<_> = (0..30).map(|i| record(i + 1, 30 - i as i64, 20.0 + (i as f64 / 3.0).sin() * 15.0)).collect();
     app.services.ingest_batch(&host, batch(history), None).await.expect("ingest");
 
+    // The tenant now approves new hosts: the next one waits in the pending list.
+    let policy = leitstand_store::HostPolicy { interval_secs: 10, require_approval: true };
+    app.services.set_host_policy(&admin, tenant, policy).await.expect("policy");
+    app.host(&admin, tenant, "db-02.musterstadt.de").await;
     d.go(&app.at("/app/hosts")).await;
     let list = d.source().await;
     assert!(list.contains("web-01.musterstadt.de") && list.contains("Erreichbar"), "the new host is listed as up");
+    assert!(list.contains("id=\"pending\"") && list.contains("db-02.musterstadt.de"), "the pending list");
     d.shot("hosts").await;
     d.go(&app.at(&format!("/app/hosts/{id}"))).await;
     let deadline = Instant::now() + Duration::from_secs(15);
