@@ -338,24 +338,29 @@ async fn run_server(config: Config) -> anyhow::Result<ExitCode> {
     let mut state = AppState::new(services, config.clone());
     state.tls = tls.as_ref().map(|t| t.info.clone());
     tracing::info!(%addr, backend, ms = started.elapsed().as_millis() as u64, "ready");
-    // The secret goes to the terminal only, never to the log.
-    println!("Leitstand is ready at {base}  (database: {backend})");
+    // The secret goes to the terminal only, never to the log. A closed
+    // stdout (a supervisor that does not read it) must not stop the server.
+    let mut text = format!("Leitstand is ready at {base}  (database: {backend})\n");
     if let Some(t) = &tls {
         if t.info.ca_pem.is_some() {
             let ca = config.data_dir.join("tls").join("ca.pem");
-            println!("HTTPS with the private CA {} (agents pin it)", ca.display());
+            text.push_str(&format!("HTTPS with the private CA {} (agents pin it)\n", ca.display()));
         }
         if let Some(pin) = &t.info.pin {
-            println!("server key pin: {pin}");
+            text.push_str(&format!("server key pin: {pin}\n"));
         }
     }
     if let Some(inv) = invitation {
-        println!();
-        println!("First start: sign in as the provider admin with this one-time link.");
-        println!("It is valid until {} and is shown only now:", inv.expires_at);
-        println!();
-        println!("    {}", inv.link);
-        println!();
+        text.push_str(&format!(
+            "\nFirst start: sign in as the provider admin with this one-time link.\n\
+             It is valid until {} and is shown only now:\n\n    {}\n\n",
+            inv.expires_at, inv.link
+        ));
+    }
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
     serve(state, listener, tls.map(|t| t.config)).await?;
     Ok(ExitCode::SUCCESS)

@@ -314,3 +314,30 @@ async fn kill_9_of_the_server_mid_ingest_loses_no_acknowledged_sample() {
     let values: Vec<f64> = stored.iter().map(|s| s.value).collect();
     assert_eq!(values, (0..RECORDS).map(|i| i as f64).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn a_closed_stdout_does_not_stop_the_server() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leitstand"))
+        .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir.path())
+        .env_remove("LEITSTAND_DATABASE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take()); // nobody reads what it prints, the link included
+    let c = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut ready = false;
+    while Instant::now() < deadline && !ready {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ready = c.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let still = c.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready && still, "the server runs on without its stdout");
+}

@@ -46,14 +46,18 @@ fn up(dir: &Path) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let mut pin = None;
-    for line in BufReader::new(child.stdout.take().expect("stdout")).lines().map_while(Result::ok) {
-        if let Some(p) = line.strip_prefix("server key pin: ") {
-            pin = Some(p.trim().to_owned());
-            break;
+    // Read stdout to its end in a thread: the server writes more after the pin.
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(p) = line.strip_prefix("server key pin: ") {
+                let _ = tx.send(p.trim().to_owned());
+            }
         }
-    }
-    Server { child, pin: pin.expect("the server prints its key pin"), url: format!("https://127.0.0.1:{port}") }
+    });
+    let pin = rx.recv_timeout(Duration::from_secs(30)).expect("the server prints its key pin");
+    Server { child, pin, url: format!("https://127.0.0.1:{port}") }
 }
 
 fn curl(args: &[&str]) -> std::process::Output {
