@@ -193,9 +193,9 @@ pub fn resolution_for(span: SignedDuration) -> Resolution {
     }
 }
 
-fn check_interval(secs: u32) -> Result<u32> {
+fn check_interval(secs: u32) -> Result<()> {
     if INTERVAL_RANGE.contains(&secs) {
-        Ok(secs)
+        Ok(())
     } else {
         Err(ServiceError::field("interval_secs", "error-interval"))
     }

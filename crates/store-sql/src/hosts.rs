@@ -580,31 +580,6 @@ impl HostStore for SqlStore {
         Ok(found.into_iter().map(|r| r.0).collect())
     }
 
-    async fn latest_samples(&self, scope: &TenantScope, names: &[&str]) -> Result<Vec<(HostId, StoredSample)>> {
-        if names.is_empty() {
-            return Ok(vec![]);
-        }
-        let placeholders = (1..=names.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        let sql = format!(
-            "SELECT s.host_id, s.name, s.labels, m.at, m.value FROM metric_series s \
-             JOIN metric_samples m ON m.series_id = s.id \
-             WHERE s.name IN ({placeholders}) \
-             AND m.at = (SELECT MAX(x.at) FROM metric_samples x WHERE x.series_id = s.id){}",
-            scope_sql("s.tenant_id", scope)
-        );
-        let mut q = sqlx::query_as::<_, (i64, String, String, i64, f64)>(&sql);
-        for n in names {
-            q = q.bind(*n);
-        }
-        let mut tx = self.read(scope).await?;
-        let found = q.fetch_all(&mut *tx.conn).await.map_err(map_err)?;
-        tx.finish().await?;
-        Ok(found
-            .into_iter()
-            .map(|(h, name, labels, at, value)| (HostId(h), StoredSample { name, labels, at: ts(at), value }))
-            .collect())
-    }
-
     async fn samples(
         &self,
         scope: &TenantScope,

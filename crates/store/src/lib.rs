@@ -194,8 +194,6 @@ pub trait HostStore: Send + Sync {
     ) -> Result<Vec<Rolled>>;
     /// The metric names a host has, sorted.
     async fn metric_names(&self, scope: &TenantScope, host: HostId) -> Result<Vec<String>>;
-    /// The newest sample of every series named in `names`, per host in scope.
-    async fn latest_samples(&self, scope: &TenantScope, names: &[&str]) -> Result<Vec<(HostId, StoredSample)>>;
     /// Samples of one host and metric in a time range, oldest first.
     async fn samples(
         &self,
