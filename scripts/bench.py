@@ -150,7 +150,41 @@ def hostlist(hosts=1000):
         shutil.rmtree(data, ignore_errors=True)
 
 
+def ingest_only(runs=3):
+    """Only the ingest figures, SQLite and PostgreSQL, `runs` times each."""
+    for i in range(runs):
+        data = tempfile.mkdtemp()
+        try:
+            port = free_port()
+            p, _ = start(["up", "--data", data], port)
+            r = ingest(port, ["--data", data])
+            print(f"ingest, SQLite, run {i + 1}: {r['samples_per_second']} samples/s committed "
+                  f"({r['samples']} samples from {r['agents']} agents in {r['seconds']} s)", flush=True)
+            stop(p)
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+    base, _, _ = PG.rpartition("/")
+    for i in range(runs):
+        name = f"leitstand_bench_{os.getpid()}_{i}"
+        subprocess.run(["psql", PG, "-qc", f"CREATE DATABASE {name}"], check=True)
+        data = tempfile.mkdtemp()
+        try:
+            port = free_port()
+            p, _ = start(["serve", "--database", f"{base}/{name}", "--data", data], port)
+            r = ingest(port, ["--database", f"{base}/{name}"])
+            print(f"ingest, PostgreSQL, run {i + 1}: {r['samples_per_second']} samples/s committed "
+                  f"({r['samples']} samples from {r['agents']} agents in {r['seconds']} s)", flush=True)
+            stop(p)
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+            subprocess.run(["psql", PG, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+
+
 def main():
+    if sys.argv[1:] == ["ingest"]:
+        subprocess.run(["cargo", "build", "--release", "--bin", "leitstand", "--bin", "leitstand-loadgen"], cwd=ROOT,
+                       check=True)
+        return ingest_only()
     if sys.argv[1:] == ["hostlist"]:
         subprocess.run(["cargo", "build", "--release", "--bin", "leitstand", "--bin", "leitstand-loadgen"], cwd=ROOT,
                        check=True)
