@@ -20,6 +20,10 @@ pub struct AgentConfig {
     /// Over HTTPS, trust only the CA certificate(s) in this PEM file (the
     /// server's private CA); without it, the public roots.
     pub ca_file: Option<PathBuf>,
+    /// Seconds between two inventory reads (software, services, ports,
+    /// processes, users; 60 to 86400). Changes are sent as deltas; the whole
+    /// inventory at start and once a day.
+    pub inventory_interval_secs: u64,
 }
 
 impl Default for AgentConfig {
@@ -31,6 +35,7 @@ impl Default for AgentConfig {
             spool_max_bytes: 64 * 1024 * 1024,
             metrics_dir: PathBuf::from("/etc/leitstand/metrics.d"),
             ca_file: None,
+            inventory_interval_secs: 300,
         }
     }
 }
@@ -61,6 +66,12 @@ impl AgentConfig {
     pub fn check(&self) -> Result<(), String> {
         if !(5..=3600).contains(&self.interval_secs) {
             return Err(format!("interval_secs must be between 5 and 3600, not {}", self.interval_secs));
+        }
+        if !(60..=86_400).contains(&self.inventory_interval_secs) {
+            return Err(format!(
+                "inventory_interval_secs must be between 60 and 86400, not {}",
+                self.inventory_interval_secs
+            ));
         }
         if self.spool_max_bytes < 2 * 1024 * 1024 {
             return Err("spool_max_bytes must be at least 2 MiB (2097152)".into());

@@ -6,6 +6,7 @@
 pub mod collect;
 pub mod config;
 pub mod identity;
+pub mod inventory;
 pub mod settings;
 pub mod spool;
 pub mod upgrade;

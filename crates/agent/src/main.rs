@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Collect once and print the samples as JSON.
     Collect,
+    /// Read the inventory once and print it as JSON.
+    Inventory,
     /// Collect at the configured interval into the spool.
     Run {
         /// Stop after this many collections (for tests).
@@ -92,6 +94,10 @@ fn main() -> anyhow::Result<()> {
             }
             println!("{}", serde_json::to_string_pretty(&samples)?);
         }
+        Command::Inventory => {
+            let mut inv = leitstand_agent::inventory::Inventory::new(leitstand_agent::inventory::standard());
+            println!("{}", serde_json::to_string_pretty(&inv.run(&cli.root, now_ms()))?);
+        }
         Command::Run { rounds } => {
             let spool_dir = config.state_dir.join("spool");
             let mut spool = Spool::open(&spool_dir, config.spool_limits())
@@ -120,6 +126,8 @@ fn main() -> anyhow::Result<()> {
             }
             let mut refused = false;
             let mut round = 0;
+            let mut inventory = leitstand_agent::inventory::Inventory::new(leitstand_agent::inventory::standard());
+            let mut inventory_due = 0;
             loop {
                 let (samples, errors) = collect::run(&mut all, &cli.root);
                 for e in &errors {
@@ -128,6 +136,17 @@ fn main() -> anyhow::Result<()> {
                 let at_ms = now_ms();
                 spool.append(&Record::Metrics { at_ms, samples })?;
                 spool.append(&Record::Heartbeat { at_ms })?;
+                if at_ms >= inventory_due {
+                    inventory_due = at_ms + config.inventory_interval_secs as i64 * 1000;
+                    let sections = inventory.run(&cli.root, at_ms);
+                    for s in sections.iter().filter_map(|s| s.error.as_ref()) {
+                        tracing::warn!(error = %s, "inventory collector failed");
+                    }
+                    let max = leitstand_agent::inventory::MAX_RECORD_ITEMS_BYTES;
+                    for sections in leitstand_proto::inventory::split(sections, max) {
+                        spool.append(&Record::Inventory { at_ms, sections })?;
+                    }
+                }
                 for r in spool.take_losses(at_ms).unwrap_or_default() {
                     tracing::warn!(?r, "spool losses");
                     spool.append(&r)?;

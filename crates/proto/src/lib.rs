@@ -4,6 +4,8 @@
 //! each record has a sequence number per agent, so the server can ingest
 //! idempotently (agent id + sequence) and acknowledge up to a sequence.
 
+pub mod inventory;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -45,6 +47,9 @@ pub enum Record {
     /// Damage found in the spool at start: records that failed their
     /// checksum and bytes of a torn tail.
     SpoolDamage { at_ms: i64, corrupted_records: u64, torn_bytes: u64 },
+    /// Inventory sections read at one moment: whole or as changes since the
+    /// previous record (INV-1 … INV-6).
+    Inventory { at_ms: i64, sections: Vec<inventory::SectionReport> },
 }
 
 /// Which records go first when the spool is full: metrics are dropped before

@@ -1,0 +1,199 @@
+//! Inventory collectors (INV-1 … INV-6): each reads files under a root and
+//! returns the items of one section. Same shape as the metric collectors:
+//!
+//! - a struct holding its settings,
+//! - `section()`, which names what it reports,
+//! - `collect(root)`, returning the items or a [`CollectError`] that names
+//!   the file and the cause; a failing collector never stops the others.
+//!
+//! [`Inventory`] runs them, bounds each section, and turns the result into
+//! full snapshots (at start and once a day) or deltas against what it sent
+//! before.
+
+mod accounts;
+mod autostarts;
+mod ports;
+mod processes;
+mod services;
+mod software;
+mod system;
+
+pub use accounts::{Groups, Users};
+pub use autostarts::Autostarts;
+pub use ports::Ports;
+pub use processes::Processes;
+pub use services::{parse_list_units, Services};
+pub use software::{parse_dpkg_status, parse_rpm_query, Software};
+pub use system::System;
+
+use crate::collect::CollectError;
+use leitstand_proto::inventory::{self, Item, Section, SectionReport, SectionState};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub trait InventoryCollector: Send {
+    fn section(&self) -> Section;
+    fn collect(&mut self, root: &Path) -> Result<Vec<Item>, CollectError>;
+}
+
+/// Every inventory collector.
+pub fn standard() -> Vec<Box<dyn InventoryCollector>> {
+    vec![
+        Box::new(Software::default()),
+        Box::new(Autostarts),
+        Box::new(Services),
+        Box::new(Ports),
+        Box::new(Processes),
+        Box::new(Users),
+        Box::new(Groups),
+        Box::new(System),
+    ]
+}
+
+/// Most items one section may hold; beyond it the rest is left out and
+/// counted (a host with 50 000 processes must not flood the server).
+pub const MAX_ITEMS: usize = 20_000;
+
+/// Most bytes of items in one spool record; bigger reports are split.
+pub const MAX_RECORD_ITEMS_BYTES: usize = 256 * 1024;
+
+/// Seconds between two full snapshots.
+pub const FULL_EVERY_SECS: i64 = 24 * 3600;
+
+/// Runs the collectors and remembers what was sent, to send only changes.
+pub struct Inventory {
+    collectors: Vec<Box<dyn InventoryCollector>>,
+    sent: BTreeMap<Section, SectionState>,
+    last_full_ms: Option<i64>,
+}
+
+impl Inventory {
+    pub fn new(collectors: Vec<Box<dyn InventoryCollector>>) -> Self {
+        Self { collectors, sent: BTreeMap::new(), last_full_ms: None }
+    }
+
+    /// Reads every section: a full report of each on the first run and once
+    /// a day, otherwise only the sections that changed. A section whose
+    /// collector failed is reported as an error and keeps its last state.
+    pub fn run(&mut self, root: &Path, now_ms: i64) -> Vec<SectionReport> {
+        let full = self.last_full_ms.is_none_or(|t| now_ms - t >= FULL_EVERY_SECS * 1000);
+        if full {
+            self.last_full_ms = Some(now_ms);
+        }
+        let mut out = vec![];
+        for c in &mut self.collectors {
+            let section = c.section();
+            match c.collect(root) {
+                Ok(mut items) => {
+                    let truncated = items.len().saturating_sub(MAX_ITEMS) as u64;
+                    items.truncate(MAX_ITEMS);
+                    let state = inventory::state_of(items);
+                    let report = if full || !self.sent.contains_key(&section) {
+                        Some(SectionReport {
+                            section,
+                            full: true,
+                            items: state.values().cloned().collect(),
+                            removed: vec![],
+                            error: None,
+                            truncated,
+                            more: false,
+                        })
+                    } else {
+                        inventory::delta(section, &self.sent[&section], &state).map(|mut d| {
+                            d.truncated = truncated;
+                            d
+                        })
+                    };
+                    out.extend(report);
+                    self.sent.insert(section, state);
+                }
+                Err(e) => out.push(SectionReport {
+                    section,
+                    full: false,
+                    items: vec![],
+                    removed: vec![],
+                    error: Some(e.to_string()),
+                    truncated: 0,
+                    more: false,
+                }),
+            }
+        }
+        out
+    }
+}
+
+/// Reads `root/rel` when it exists: `Ok(None)` for a missing file.
+pub(crate) fn read_optional(collector: &'static str, root: &Path, rel: &str) -> Result<Option<String>, CollectError> {
+    let path = root.join(rel);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CollectError { collector, path, message: e.to_string() }),
+    }
+}
+
+/// File names in `root/rel`, sorted; none when the directory is missing.
+pub(crate) fn list_dir(root: &Path, rel: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join(rel))
+        .map(|d| d.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::testroot;
+
+    #[test]
+    fn every_section_reads_this_machine() {
+        let mut inv = Inventory::new(standard());
+        let reports = inv.run(Path::new("/"), 0);
+        for r in &reports {
+            assert!(r.error.is_none(), "{:?}: {:?}", r.section, r.error);
+            assert!(r.full);
+        }
+        let count = |s: Section| reports.iter().find(|r| r.section == s).map_or(0, |r| r.items.len());
+        assert!(count(Section::Processes) > 1);
+        assert!(count(Section::Users) > 1);
+        assert!(count(Section::Groups) > 1);
+        assert_eq!(count(Section::System), 1);
+        if Path::new("/var/lib/dpkg/status").exists() {
+            assert!(count(Section::Software) > 10);
+        }
+    }
+
+    #[test]
+    fn later_runs_send_only_changes_and_a_broken_file_only_costs_its_section() {
+        let dir = tempfile::tempdir().expect("dir");
+        let root = dir.path();
+        testroot::write(
+            root,
+            &[
+                ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+                ("etc/group", "root:x:0:\n"),
+                ("proc/sys/kernel/random/boot_id", "b1\n"),
+                ("proc/stat", "btime 1700000000\n"),
+                ("proc/sys/kernel/osrelease", "6.1.0\n"),
+            ],
+        );
+        let mut inv = Inventory::new(vec![Box::new(Users), Box::new(Groups), Box::new(System)]);
+        let first = inv.run(root, 1_000);
+        assert_eq!(first.len(), 3);
+        assert!(first.iter().all(|r| r.full && r.error.is_none()), "{first:?}");
+        assert!(inv.run(root, 2_000).is_empty(), "nothing changed, nothing sent");
+
+        testroot::write(root, &[("etc/passwd", "root:x:0:0:root:/root:/bin/bash\nanna:x:1000:1000::/home/anna:/bin/sh\n")]);
+        std::fs::remove_file(root.join("proc/sys/kernel/random/boot_id")).expect("rm");
+        let next = inv.run(root, 3_000);
+        let users = next.iter().find(|r| r.section == Section::Users).expect("users delta");
+        assert!(!users.full);
+        assert_eq!(users.items.iter().map(Item::key).collect::<Vec<_>>(), ["anna"]);
+        let system = next.iter().find(|r| r.section == Section::System).expect("system error");
+        assert!(system.error.as_deref().is_some_and(|e| e.contains("boot_id")), "{system:?}");
+
+        let day_later = inv.run(root, 3_000 + FULL_EVERY_SECS * 1000);
+        assert!(day_later.iter().filter(|r| r.error.is_none()).all(|r| r.full));
+    }
+}

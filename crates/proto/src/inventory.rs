@@ -1,0 +1,372 @@
+//! Inventory of a host (INV-1 … INV-6): the items each collector reports,
+//! and the snapshot and delta records that carry them to the server.
+//!
+//! Every item has a section and a key that is unique in its section on one
+//! host; a delta names the items added or changed (whole) and the keys
+//! removed since the last record the server acknowledged.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The parts of an inventory, one per collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    Software,
+    Autostarts,
+    Services,
+    Ports,
+    Processes,
+    Users,
+    Groups,
+    System,
+}
+
+impl Section {
+    pub const ALL: [Section; 8] = [
+        Section::Software,
+        Section::Autostarts,
+        Section::Services,
+        Section::Ports,
+        Section::Processes,
+        Section::Users,
+        Section::Groups,
+        Section::System,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Section::Software => "software",
+            Section::Autostarts => "autostarts",
+            Section::Services => "services",
+            Section::Ports => "ports",
+            Section::Processes => "processes",
+            Section::Users => "users",
+            Section::Groups => "groups",
+            Section::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Section> {
+        Section::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// An installed package (INV-1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    /// Source package, when it differs from the name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// Repository it came from (e.g. `Debian:bookworm-security/main`), or
+    /// empty when unknown (installed by hand).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub origin: String,
+    /// `dpkg` or `rpm`.
+    pub manager: String,
+}
+
+/// Something started at boot (INV-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Autostart {
+    /// `systemd`, `systemd-timer`, `cron`, `rc.local` or `init.d`.
+    pub mechanism: String,
+    /// Unit name, script name or cron line.
+    pub name: String,
+    /// Where it is declared.
+    pub location: String,
+    /// What it runs, when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
+}
+
+/// A service unit and its state (INV-3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    pub unit: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// `active`, `inactive`, `failed`, …; `unknown` without a running systemd.
+    pub active: String,
+    /// `running`, `exited`, `dead`, `failed`, …
+    pub sub: String,
+    /// `enabled`, `disabled`, `static`, `masked`, …
+    pub enabled: String,
+}
+
+/// A socket listening for connections (INV-4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    /// `tcp`, `tcp6`, `udp`, `udp6`.
+    pub protocol: String,
+    pub address: String,
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub process: String,
+}
+
+/// A running process (INV-5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cmdline: String,
+    pub user: String,
+    /// Start time, Unix seconds.
+    pub started: i64,
+}
+
+/// A local account (INV-6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+    pub shell: String,
+    /// Supplementary groups, sorted.
+    pub groups: Vec<String>,
+    /// The password is locked (`!` in shadow) or the account expired.
+    pub locked: bool,
+    /// uid 0 or member of sudo, wheel or admin.
+    pub admin: bool,
+}
+
+/// A local group (INV-6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    pub gid: u32,
+    pub members: Vec<String>,
+}
+
+/// Facts of the running system: the boot (key `boot`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemFacts {
+    pub boot_id: String,
+    /// Boot time, Unix seconds.
+    pub booted: i64,
+    pub kernel: String,
+}
+
+/// One inventory item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Item {
+    Package(Package),
+    Autostart(Autostart),
+    Service(Service),
+    Listener(Listener),
+    Process(Process),
+    User(User),
+    Group(Group),
+    System(SystemFacts),
+}
+
+impl Item {
+    pub fn section(&self) -> Section {
+        match self {
+            Item::Package(_) => Section::Software,
+            Item::Autostart(_) => Section::Autostarts,
+            Item::Service(_) => Section::Services,
+            Item::Listener(_) => Section::Ports,
+            Item::Process(_) => Section::Processes,
+            Item::User(_) => Section::Users,
+            Item::Group(_) => Section::Groups,
+            Item::System(_) => Section::System,
+        }
+    }
+
+    /// Unique within the section on one host.
+    pub fn key(&self) -> String {
+        match self {
+            Item::Package(p) => format!("{}:{}", p.name, p.arch),
+            Item::Autostart(a) => format!("{}:{}:{}", a.mechanism, a.location, a.name),
+            Item::Service(s) => s.unit.clone(),
+            Item::Listener(l) => format!("{}:{}:{}", l.protocol, l.address, l.port),
+            Item::Process(p) => p.pid.to_string(),
+            Item::User(u) => u.name.clone(),
+            Item::Group(g) => g.name.clone(),
+            Item::System(_) => "boot".into(),
+        }
+    }
+
+    /// The item's name as people search for it (package, unit, user …).
+    pub fn name(&self) -> &str {
+        match self {
+            Item::Package(p) => &p.name,
+            Item::Autostart(a) => &a.name,
+            Item::Service(s) => &s.unit,
+            Item::Listener(l) => &l.process,
+            Item::Process(p) => &p.name,
+            Item::User(u) => &u.name,
+            Item::Group(g) => &g.name,
+            Item::System(s) => &s.kernel,
+        }
+    }
+}
+
+/// The state of one section as the agent reads it, or why it could not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SectionReport {
+    pub section: Section,
+    /// `Full`: these items are the whole section; `Delta`: items added or
+    /// changed and keys removed since the last acknowledged report.
+    pub full: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Item>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// The collector failed: the message says which file and why. The
+    /// server keeps the last good state and shows the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Items left out because the section passed its bound.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated: u64,
+    /// A full report too big for one record is sent in parts; every part
+    /// but the last says `more`. Only after the last part does the server
+    /// drop the items the snapshot did not contain.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Items of one section by key.
+pub type SectionState = BTreeMap<String, Item>;
+
+/// What changed from `old` to `new`: a delta report (items added or
+/// changed, keys removed), or `None` when nothing did.
+pub fn delta(section: Section, old: &SectionState, new: &SectionState) -> Option<SectionReport> {
+    let items: Vec<Item> = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(_, v)| v.clone()).collect();
+    let removed: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    if items.is_empty() && removed.is_empty() {
+        return None;
+    }
+    Some(SectionReport { section, full: false, items, removed, error: None, truncated: 0, more: false })
+}
+
+/// Splits reports so that no part holds more than about `max_bytes` of
+/// items (as JSON); returns the groups of reports, one record each. A
+/// full report split in parts has `more` set on all but its last part.
+pub fn split(reports: Vec<SectionReport>, max_bytes: usize) -> Vec<Vec<SectionReport>> {
+    let mut records: Vec<Vec<SectionReport>> = vec![];
+    let mut current: Vec<SectionReport> = vec![];
+    let mut size = 0;
+    for report in reports {
+        let SectionReport { section, full, items, removed, error, truncated, more: _ } = report;
+        let mut part =
+            SectionReport { section, full, items: vec![], removed, error, truncated, more: false };
+        let mut part_size = part.removed.iter().map(|r| r.len() + 3).sum::<usize>() + 64;
+        for item in items {
+            let n = serde_json::to_vec(&item).map_or(0, |v| v.len()) + 1;
+            if size + part_size + n > max_bytes && (!part.items.is_empty() || !current.is_empty()) {
+                let next = SectionReport {
+                    section,
+                    full,
+                    items: vec![],
+                    removed: vec![],
+                    error: None,
+                    truncated: 0,
+                    more: false,
+                };
+                let done = std::mem::replace(&mut part, next);
+                if !done.items.is_empty() || !done.removed.is_empty() || done.error.is_some() {
+                    let mut done = done;
+                    done.more = full;
+                    current.push(done);
+                }
+                records.push(std::mem::take(&mut current));
+                size = 0;
+                part_size = 64;
+            }
+            part_size += n;
+            part.items.push(item);
+        }
+        size += part_size;
+        current.push(part);
+    }
+    if !current.is_empty() {
+        records.push(current);
+    }
+    records
+}
+
+/// Items by key, for [`delta`].
+pub fn state_of(items: Vec<Item>) -> SectionState {
+    items.into_iter().map(|i| (i.key(), i)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, version: &str) -> Item {
+        Item::Package(Package {
+            name: name.into(),
+            version: version.into(),
+            arch: "amd64".into(),
+            source: String::new(),
+            origin: String::new(),
+            manager: "dpkg".into(),
+        })
+    }
+
+    #[test]
+    fn a_delta_carries_changed_items_and_removed_keys() {
+        let old = state_of(vec![pkg("curl", "7.88"), pkg("vim", "9.0"), pkg("gone", "1")]);
+        let new = state_of(vec![pkg("curl", "7.89"), pkg("vim", "9.0"), pkg("nginx", "1.22")]);
+        let d = delta(Section::Software, &old, &new).expect("changes");
+        let keys: Vec<String> = d.items.iter().map(Item::key).collect();
+        assert_eq!(keys, ["curl:amd64", "nginx:amd64"]);
+        assert_eq!(d.removed, ["gone:amd64"]);
+        assert!(delta(Section::Software, &new, &new).is_none());
+    }
+
+    #[test]
+    fn items_round_trip_tagged() {
+        let i = pkg("curl", "7.88");
+        let json = serde_json::to_string(&i).expect("json");
+        assert!(json.contains("\"type\":\"package\""), "{json}");
+        assert_eq!(serde_json::from_str::<Item>(&json).expect("parse"), i);
+        assert_eq!(Section::parse("ports"), Some(Section::Ports));
+    }
+
+    #[test]
+    fn big_reports_are_split_into_parts_that_say_more() {
+        let items: Vec<Item> = (0..100).map(|i| pkg(&format!("package-{i:03}"), "1.0")).collect();
+        let one = |full| SectionReport {
+            section: Section::Software,
+            full,
+            items: items.clone(),
+            removed: vec![],
+            error: None,
+            truncated: 0,
+            more: false,
+        };
+        let small = SectionReport { section: Section::Users, items: items[..1].to_vec(), ..one(true) };
+        let records = split(vec![one(true), small], 2_000);
+        assert!(records.len() > 3, "{}", records.len());
+        let parts: Vec<&SectionReport> = records.iter().flatten().filter(|r| r.section == Section::Software).collect();
+        assert!(parts[..parts.len() - 1].iter().all(|p| p.more && p.full));
+        assert!(!parts.last().expect("last").more);
+        assert_eq!(parts.iter().map(|p| p.items.len()).sum::<usize>(), 100);
+        for r in &records {
+            let n: usize = r.iter().flat_map(|p| &p.items).map(|i| serde_json::to_vec(i).map_or(0, |v| v.len())).sum();
+            assert!(n <= 2_000, "{n}");
+        }
+        let deltas = split(vec![one(false)], 2_000);
+        assert!(deltas.iter().flatten().all(|p| !p.more), "deltas need no parts");
+        assert_eq!(split(vec![one(true)], 1 << 20).len(), 1);
+    }
+}
