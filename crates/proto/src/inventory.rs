@@ -307,6 +307,108 @@ pub fn state_of(items: Vec<Item>) -> SectionState {
     items.into_iter().map(|i| (i.key(), i)).collect()
 }
 
+/// An event a difference between two inventories makes (INV-7): a stable
+/// kind such as `software.updated` and its facts as a JSON object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub kind: &'static str,
+    pub detail: serde_json::Value,
+}
+
+fn change(kind: &'static str, detail: serde_json::Value) -> Change {
+    Change { kind, detail }
+}
+
+/// Every event kind [`changes`] makes, for labels and filters.
+pub const CHANGE_KINDS: [&str; 16] = [
+    "software.installed",
+    "software.removed",
+    "software.updated",
+    "autostart.added",
+    "autostart.removed",
+    "service.added",
+    "service.removed",
+    "service.state",
+    "port.opened",
+    "port.closed",
+    "user.created",
+    "user.removed",
+    "user.admin_created",
+    "user.elevated",
+    "user.unlocked",
+    "user.admin_unlocked",
+];
+
+/// The events that an item going from `old` to `new` makes; `None` is
+/// absent. Items of one section and key. Process and group changes make
+/// none (processes come and go; group changes show on the users); a new
+/// boot id is `host.restarted`.
+pub fn changes(old: Option<&Item>, new: Option<&Item>) -> Vec<Change> {
+    use serde_json::json;
+    match (old, new) {
+        (None, Some(Item::Package(p))) => {
+            vec![change("software.installed", json!({"name": p.name, "version": p.version, "arch": p.arch}))]
+        }
+        (Some(Item::Package(p)), None) => {
+            vec![change("software.removed", json!({"name": p.name, "version": p.version, "arch": p.arch}))]
+        }
+        (Some(Item::Package(a)), Some(Item::Package(b))) if a.version != b.version => {
+            vec![change("software.updated", json!({"name": b.name, "from": a.version, "to": b.version, "arch": b.arch}))]
+        }
+        (None, Some(Item::Autostart(a))) => vec![change(
+            "autostart.added",
+            json!({"mechanism": a.mechanism, "name": a.name, "location": a.location, "command": a.command}),
+        )],
+        (Some(Item::Autostart(a)), None) => vec![change(
+            "autostart.removed",
+            json!({"mechanism": a.mechanism, "name": a.name, "location": a.location}),
+        )],
+        (None, Some(Item::Service(s))) => {
+            vec![change("service.added", json!({"unit": s.unit, "active": s.active, "enabled": s.enabled}))]
+        }
+        (Some(Item::Service(s)), None) => vec![change("service.removed", json!({"unit": s.unit}))],
+        (Some(Item::Service(a)), Some(Item::Service(b))) if a.active != b.active || a.enabled != b.enabled => {
+            vec![change(
+                "service.state",
+                json!({"unit": b.unit, "from": format!("{}/{}", a.active, a.enabled), "to": format!("{}/{}", b.active, b.enabled)}),
+            )]
+        }
+        (None, Some(Item::Listener(l))) => vec![change(
+            "port.opened",
+            json!({"protocol": l.protocol, "address": l.address, "port": l.port, "process": l.process}),
+        )],
+        (Some(Item::Listener(l)), None) => {
+            vec![change("port.closed", json!({"protocol": l.protocol, "address": l.address, "port": l.port}))]
+        }
+        (None, Some(Item::User(u))) => {
+            let mut out = vec![change("user.created", json!({"name": u.name, "uid": u.uid}))];
+            if u.admin {
+                out.push(change("user.admin_created", json!({"name": u.name, "uid": u.uid, "groups": u.groups.join(",")})));
+            }
+            out
+        }
+        (Some(Item::User(u)), None) => vec![change("user.removed", json!({"name": u.name, "uid": u.uid}))],
+        (Some(Item::User(a)), Some(Item::User(b))) => {
+            let mut out = vec![];
+            if b.admin && !a.admin {
+                out.push(change(
+                    "user.elevated",
+                    json!({"name": b.name, "uid": b.uid, "groups": b.groups.join(",")}),
+                ));
+            }
+            if a.locked && !b.locked {
+                let kind = if b.admin { "user.admin_unlocked" } else { "user.unlocked" };
+                out.push(change(kind, json!({"name": b.name, "uid": b.uid})));
+            }
+            out
+        }
+        (Some(Item::System(a)), Some(Item::System(b))) if a.boot_id != b.boot_id => {
+            vec![change("host.restarted", json!({"booted": b.booted, "kernel": b.kernel, "previous_kernel": a.kernel}))]
+        }
+        _ => vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,6 +433,115 @@ mod tests {
         assert_eq!(keys, ["curl:amd64", "nginx:amd64"]);
         assert_eq!(d.removed, ["gone:amd64"]);
         assert!(delta(Section::Software, &new, &new).is_none());
+    }
+
+    fn user(name: &str, admin: bool, locked: bool) -> Item {
+        Item::User(User {
+            name: name.into(),
+            uid: if name == "root" { 0 } else { 1000 },
+            gid: 1000,
+            home: format!("/home/{name}"),
+            shell: "/bin/bash".into(),
+            groups: if admin { vec!["sudo".into()] } else { vec![] },
+            locked,
+            admin,
+        })
+    }
+
+    /// The kinds two snapshots make, through the delta the agent sends.
+    fn kinds_between(old: Vec<Item>, new: Vec<Item>) -> Vec<&'static str> {
+        let (old, new) = (state_of(old), state_of(new));
+        let Some(d) = delta(Section::Users, &old, &new) else { return vec![] };
+        let mut out = vec![];
+        for i in &d.items {
+            out.extend(changes(old.get(&i.key()), Some(i)).into_iter().map(|c| c.kind));
+        }
+        for k in &d.removed {
+            out.extend(changes(old.get(k), None).into_iter().map(|c| c.kind));
+        }
+        out
+    }
+
+    #[test]
+    fn software_installed_removed_updated() {
+        assert_eq!(kinds_between(vec![], vec![pkg("nginx", "1.22")]), ["software.installed"]);
+        assert_eq!(kinds_between(vec![pkg("nginx", "1.22")], vec![]), ["software.removed"]);
+        assert_eq!(kinds_between(vec![pkg("nginx", "1.22")], vec![pkg("nginx", "1.24")]), ["software.updated"]);
+        let c = changes(Some(&pkg("nginx", "1.22")), Some(&pkg("nginx", "1.24")));
+        assert_eq!(c[0].detail["from"], "1.22");
+    }
+
+    #[test]
+    fn autostart_added() {
+        let a = Item::Autostart(Autostart {
+            mechanism: "cron".into(),
+            name: "@reboot /tmp/x".into(),
+            location: "/etc/cron.d/x".into(),
+            command: "/tmp/x".into(),
+        });
+        assert_eq!(kinds_between(vec![], vec![a.clone()]), ["autostart.added"]);
+        assert_eq!(kinds_between(vec![a], vec![]), ["autostart.removed"]);
+    }
+
+    #[test]
+    fn service_added_removed_and_failed() {
+        let svc = |active: &str| {
+            Item::Service(Service {
+                unit: "nginx.service".into(),
+                description: String::new(),
+                active: active.into(),
+                sub: "running".into(),
+                enabled: "enabled".into(),
+            })
+        };
+        assert_eq!(kinds_between(vec![], vec![svc("active")]), ["service.added"]);
+        assert_eq!(kinds_between(vec![svc("active")], vec![]), ["service.removed"]);
+        assert_eq!(kinds_between(vec![svc("active")], vec![svc("failed")]), ["service.state"]);
+    }
+
+    #[test]
+    fn new_listening_port() {
+        let l = |port| {
+            Item::Listener(Listener {
+                protocol: "tcp".into(),
+                address: "0.0.0.0".into(),
+                port,
+                pid: Some(1),
+                process: "xrdp".into(),
+            })
+        };
+        assert_eq!(kinds_between(vec![l(22)], vec![l(22), l(3389)]), ["port.opened"]);
+        assert_eq!(kinds_between(vec![l(22), l(3389)], vec![l(22)]), ["port.closed"]);
+    }
+
+    #[test]
+    fn user_created_removed_and_new_admin() {
+        assert_eq!(kinds_between(vec![], vec![user("anna", false, false)]), ["user.created"]);
+        assert_eq!(kinds_between(vec![user("anna", false, false)], vec![]), ["user.removed"]);
+        assert_eq!(kinds_between(vec![], vec![user("eve", true, false)]), ["user.created", "user.admin_created"]);
+    }
+
+    #[test]
+    fn user_given_elevated_privileges() {
+        assert_eq!(kinds_between(vec![user("anna", false, false)], vec![user("anna", true, false)]), ["user.elevated"]);
+        assert!(kinds_between(vec![user("anna", true, false)], vec![user("anna", false, false)]).is_empty());
+    }
+
+    #[test]
+    fn locked_account_and_locked_admin_account_enabled() {
+        assert_eq!(kinds_between(vec![user("www", false, true)], vec![user("www", false, false)]), ["user.unlocked"]);
+        assert_eq!(
+            kinds_between(vec![user("root", true, true)], vec![user("root", true, false)]),
+            ["user.admin_unlocked"]
+        );
+        assert!(kinds_between(vec![user("www", false, false)], vec![user("www", false, true)]).is_empty());
+    }
+
+    #[test]
+    fn host_restarted_when_the_boot_id_changes() {
+        let boot = |id: &str| Item::System(SystemFacts { boot_id: id.into(), booted: 1, kernel: "6.1".into() });
+        assert_eq!(changes(Some(&boot("a")), Some(&boot("b")))[0].kind, "host.restarted");
+        assert!(changes(Some(&boot("a")), Some(&boot("a"))).is_empty());
     }
 
     #[test]

@@ -96,6 +96,7 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
     }
     let mut last = 0;
     let mut records = Vec::with_capacity(batch.records.len());
+    let mut inventory = vec![];
     for r in batch.records {
         if r.seq <= last {
             return Err(ServiceError::BadInput(format!("sequence {} does not follow {last}", r.seq)));
@@ -136,6 +137,10 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
                 }
                 rows
             }
+            Record::Inventory { at_ms, sections } => {
+                inventory.push(crate::inventory::checked(r.seq, at_ms, sections)?);
+                vec![]
+            }
             // Heartbeats, drop and damage reports carry no samples; their
             // sequence still counts as stored.
             _ => vec![],
@@ -143,7 +148,7 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
         records.push((r.seq, samples));
     }
     let glance = records.iter().rev().find_map(|(_, samples)| glance_of(samples));
-    Ok(IngestBatch { host, records, at, sequenced: true, max_series: 0, glance, address: None, agent })
+    Ok(IngestBatch { host, records, at, sequenced: true, max_series: 0, glance, address: None, agent, inventory })
 }
 
 /// A host with its state and newest figures, for lists.

@@ -8,6 +8,7 @@ mod auth;
 mod crypto;
 mod error;
 mod hosts;
+mod inventory;
 mod rate;
 mod tenants;
 mod tokens;

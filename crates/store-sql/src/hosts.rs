@@ -339,6 +339,10 @@ impl HostStore for SqlStore {
             }
         }
         insert_samples(&mut tx.conn, self.dialect, tenant, &rows).await?;
+        for upd in batch.inventory.iter().filter(|u| fresh(u.seq)) {
+            crate::inventory::apply(&mut tx.conn, tenant, batch.host.0, upd).await?;
+            top = top.max(upd.seq);
+        }
         if refused > 0 && !batch.sequenced {
             // Pushed samples are taken whole or not at all.
             drop(tx);
@@ -620,7 +624,7 @@ fn status_sql(status: HostStatus) -> String {
 
 /// A case-blind LIKE pattern that finds `text` anywhere, with `%`, `_` and
 /// `\` taken literally.
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let mut p = String::from("%");
     for c in text.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -700,7 +704,7 @@ async fn insert_samples(
     Ok(())
 }
 
-async fn insert_event(
+pub(crate) async fn insert_event(
     conn: &mut AnyConnection,
     tenant: i64,
     host: i64,

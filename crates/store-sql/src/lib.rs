@@ -8,6 +8,7 @@
 
 mod audit;
 mod hosts;
+mod inventory;
 mod migrate;
 mod rows;
 mod tenants;

@@ -4,6 +4,7 @@
 use crate::*;
 use leitstand_domain::host::HostStatus;
 use leitstand_domain::{Role, SecurityPlan, SocPackage, TenantName};
+use leitstand_proto::inventory::{Item, Listener, Package, Section, SectionReport};
 
 fn at(s: i64) -> Timestamp {
     Timestamp::from_second(1_790_000_000 + s).unwrap_or(Timestamp::UNIX_EPOCH)
@@ -48,6 +49,7 @@ pub async fn run(store: &dyn Store) {
     throttle_and_settings(store).await;
     hosts_enrol_once_and_ingest_idempotently(store, &a, &b).await;
     hosts_are_listed_approved_and_rolled_up(store, &a, &b).await;
+    inventories_keep_state_and_make_change_events(store, &a, &b).await;
     audit_chain_holds(store, &provider, &a, &b).await;
     store.ping().await.expect("ping");
     store.integrity_check().await.expect("integrity check");
@@ -259,6 +261,7 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         glance: None,
         address: None,
         agent: None,
+        inventory: vec![],
     };
     assert_eq!(store.ingest(&batch).await.expect("ingest").up_to, 2);
     assert_eq!(store.ingest(&batch).await.expect("retry").up_to, 2, "a retried batch is acknowledged again");
@@ -298,6 +301,7 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         glance: None,
         address: None,
         agent: None,
+        inventory: vec![],
     };
     store.ingest(&heard).await.expect("heard");
     let events = store.host_events(&sa, host.id, 10).await.expect("events");
@@ -319,6 +323,127 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
     assert!(store.host_for_agent(host.id).await.expect("host").revoked);
 }
 
+fn report(section: Section, full: bool, items: Vec<Item>, removed: &[&str]) -> SectionReport {
+    SectionReport {
+        section,
+        full,
+        items,
+        removed: removed.iter().map(|r| (*r).to_owned()).collect(),
+        error: None,
+        truncated: 0,
+        more: false,
+    }
+}
+
+fn package(name: &str, version: &str) -> Item {
+    Item::Package(Package {
+        name: name.into(),
+        version: version.into(),
+        arch: "amd64".into(),
+        source: String::new(),
+        origin: String::new(),
+        manager: "dpkg".into(),
+    })
+}
+
+fn listener(port: u16) -> Item {
+    Item::Listener(Listener { protocol: "tcp".into(), address: "0.0.0.0".into(), port, pid: None, process: "d".into() })
+}
+
+async fn inventories_keep_state_and_make_change_events(store: &dyn Store, a: &Tenant, b: &Tenant) {
+    let token = NewEnrollToken { tenant: a.id, token_hash: "enrol-inv".into(), created_at: at(0), expires_at: at(600) };
+    store.create_enroll_token(&token, &draft("host.enroll_token", Some(a.id))).await.expect("token");
+    let new = NewHost { name: "inv-01".into(), os: "Debian 12".into(), public_key: "key-inv".into(), at: at(10) };
+    let host = store.enroll("enrol-inv", &new, &draft("host.enroll", None)).await.expect("enrol");
+    let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
+    let send = |seq: u64, at_s: i64, reports: Vec<SectionReport>| IngestBatch {
+        host: host.id,
+        records: vec![(seq, vec![])],
+        at: at(at_s),
+        sequenced: true,
+        max_series: 100,
+        glance: None,
+        address: None,
+        agent: None,
+        inventory: vec![InventoryUpdate { seq, at: at(at_s), reports }],
+    };
+    // The first snapshot is the baseline: state, no events.
+    let first = send(
+        1,
+        20,
+        vec![
+            report(Section::Software, true, vec![package("curl", "7.88"), package("vim", "9.0")], &[]),
+            report(Section::Ports, true, vec![listener(22)], &[]),
+        ],
+    );
+    store.ingest(&first).await.expect("snapshot");
+    store.ingest(&first).await.expect("retry");
+    let sa_ref = &sa;
+    let events = |q: EventQuery| async move { store.events_page(sa_ref, &q).await.expect("events") };
+    let all = EventQuery { host: Some(host.id), per_page: 50, ..EventQuery::default() };
+    assert_eq!(events(all.clone()).await.total, 0, "a baseline makes no events");
+    let page = |section: &str, text: Option<&str>| InventoryQuery {
+        section: section.into(),
+        text: text.map(str::to_owned),
+        page: 0,
+        per_page: 50,
+    };
+    let sw = store.inventory_page(&sa, host.id, &page("software", None)).await.expect("software");
+    assert_eq!(sw.items.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(), ["curl:amd64", "vim:amd64"]);
+    assert_eq!(store.inventory_page(&sa, host.id, &page("software", Some("VI"))).await.expect("search").total, 1);
+    assert_eq!(store.inventory_page(&sb, host.id, &page("software", None)).await.expect("other").total, 0);
+
+    // A delta: one update, one install, one removal, a new port.
+    let delta = send(
+        2,
+        30,
+        vec![
+            report(Section::Software, false, vec![package("curl", "7.89"), package("nginx", "1.22")], &["vim:amd64"]),
+            report(Section::Ports, false, vec![listener(3389)], &[]),
+        ],
+    );
+    store.ingest(&delta).await.expect("delta");
+    store.ingest(&delta).await.expect("retried delta is not applied twice");
+    let e = events(all.clone()).await;
+    let mut kinds: Vec<&str> = e.events.iter().map(|e| e.kind.as_str()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["port.opened", "software.installed", "software.removed", "software.updated"]);
+    let updated = e.events.iter().find(|e| e.kind == "software.updated").expect("updated");
+    assert!(updated.detail.contains("7.89"), "{}", updated.detail);
+    let sw_only = EventQuery { kinds: vec!["software.".into()], ..all.clone() };
+    assert_eq!(events(sw_only).await.total, 3);
+    let old = EventQuery { until: Some(at(25)), ..all.clone() };
+    assert_eq!(events(old).await.total, 0);
+    assert_eq!(store.events_page(&sb, &all).await.expect("other tenant").total, 0);
+
+    // A full snapshot in two parts removes only what neither part had.
+    let part = |more| SectionReport { more, ..report(Section::Software, true, vec![package("curl", "7.89")], &[]) };
+    let second = SectionReport { items: vec![package("nginx", "1.22")], ..part(false) };
+    store.ingest(&send(3, 40, vec![part(true)])).await.expect("part one");
+    assert_eq!(store.inventory_page(&sa, host.id, &page("software", None)).await.expect("mid").total, 2);
+    store.ingest(&send(4, 40, vec![second])).await.expect("part two");
+    assert_eq!(store.inventory_page(&sa, host.id, &page("software", None)).await.expect("after").total, 2);
+    assert_eq!(events(all.clone()).await.total, 4, "nothing new");
+
+    // Across hosts: who has port 3389 open, who has curl.
+    let by_port = InventorySearch { section: "ports".into(), name: None, port: Some(3389), limit: 100 };
+    let found = store.find_inventory(&sa, &by_port).await.expect("port");
+    assert_eq!(found.iter().map(|f| f.host_name.as_str()).collect::<Vec<_>>(), ["inv-01"]);
+    assert!(store.find_inventory(&sb, &by_port).await.expect("other tenant").is_empty());
+    let by_name = InventorySearch { section: "software".into(), name: Some("CURL".into()), port: None, limit: 100 };
+    assert_eq!(store.find_inventory(&sa, &by_name).await.expect("name").len(), 1);
+
+    // A failing collector keeps the last state and shows its error.
+    let broken = SectionReport { error: Some("users: /etc/passwd: denied".into()), ..report(Section::Users, false, vec![], &[]) };
+    store.ingest(&send(5, 50, vec![broken])).await.expect("error report");
+    let sections = store.inventory_sections(&sa, host.id).await.expect("sections");
+    let users = sections.iter().find(|s| s.section == "users").expect("users");
+    assert!(users.error.as_deref().is_some_and(|e| e.contains("passwd")) && users.updated_at.is_none());
+    let software = sections.iter().find(|s| s.section == "software").expect("software");
+    assert_eq!((software.items, software.error.as_deref()), (2, None));
+    assert!(store.inventory_sections(&sb, host.id).await.expect("other").is_empty());
+}
+
 fn batch_at(host: HostId, seq: u64, samples: Vec<StoredSample>, at_s: i64) -> IngestBatch {
     IngestBatch {
         host,
@@ -329,6 +454,7 @@ fn batch_at(host: HostId, seq: u64, samples: Vec<StoredSample>, at_s: i64) -> In
         glance: None,
         address: None,
         agent: None,
+        inventory: vec![],
     }
 }
 

@@ -9,10 +9,12 @@
 //! does not happen.
 
 pub mod conformance;
+mod inventory;
 mod records;
 mod scope;
 
 pub use leitstand_domain::audit::{AuditDraft, AuditEntry};
+pub use inventory::*;
 pub use records::*;
 pub use scope::TenantScope;
 
@@ -217,6 +219,7 @@ pub trait Store:
     + ThrottleStore
     + SettingsStore
     + HostStore
+    + InventoryStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -364,6 +364,8 @@ pub struct IngestBatch {
     pub address: Option<String>,
     /// The agent build that sent it: version and SHA-256.
     pub agent: Option<(String, String)>,
+    /// Inventory records of the batch, in sequence order.
+    pub inventory: Vec<crate::InventoryUpdate>,
 }
 
 /// What an ingest stored.
