@@ -175,8 +175,13 @@ pub struct HostList {
 
 impl HostList {
     pub fn pages(&self) -> u32 {
-        (self.total.div_ceil(u64::from(self.per_page.max(1)))).max(1) as u32
+        page_count(self.total, self.per_page)
     }
+}
+
+/// Pages needed for `total` rows, at least one.
+pub(crate) fn page_count(total: u64, per_page: u32) -> u32 {
+    total.div_ceil(u64::from(per_page.max(1))).clamp(1, u64::from(u32::MAX)) as u32
 }
 
 /// Samples of one metric over a range, at the resolution that suits it.

@@ -1,10 +1,15 @@
 //! Inventories (INV-1 … INV-7): checks what agents report, and answers
 //! the questions people ask of it, per host and across a tenant.
 
-use crate::{Result, ServiceError};
+use crate::{Actor, Result, ServiceError, Services};
 use jiff::Timestamp;
-use leitstand_proto::inventory::{Item, SectionReport};
-use leitstand_store::InventoryUpdate;
+use leitstand_domain::{HostId, Permission, TenantId};
+use leitstand_proto::inventory::{Item, Process, Section, SectionReport};
+use leitstand_store::{
+    EventPage, EventQuery, InventoryEntry, InventoryQuery, InventorySearch, InventoryUpdate, SectionStatus,
+};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Most items in one section report (the agent bounds itself lower).
 pub const MAX_ITEMS_PER_REPORT: usize = 20_000;
@@ -52,4 +57,248 @@ pub(crate) fn checked(seq: u64, at_ms: i64, mut reports: Vec<SectionReport>) -> 
 
 fn json_len(i: &Item) -> usize {
     serde_json::to_vec(i).map_or(usize::MAX, |v| v.len())
+}
+
+/// Most processes a tree page is built from (the agent sends at most as many).
+const MAX_TREE: u32 = 20_000;
+/// Most hosts a question across the tenant answers with.
+const MAX_FOUND: u32 = 10_000;
+
+/// A page of one section of a host's inventory.
+#[derive(Debug, Clone)]
+pub struct ItemPage {
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+    /// With its depth in the tree for processes; 0 otherwise.
+    pub items: Vec<(usize, Item)>,
+}
+
+impl ItemPage {
+    pub fn pages(&self) -> u32 {
+        crate::hosts::page_count(self.total, self.per_page)
+    }
+}
+
+/// "Which hosts have …": a package (below a version), a port open, or any
+/// item of a section by exact name.
+#[derive(Debug, Clone, Default)]
+pub struct InventoryQuestion {
+    pub section: Option<Section>,
+    pub name: Option<String>,
+    /// Only packages whose version is below this one (dpkg or rpm order).
+    pub below: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// One answer: the host and the item that matched.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub host: HostId,
+    pub host_name: String,
+    pub item: Item,
+}
+
+fn parse_items(entries: Vec<InventoryEntry>) -> Vec<(InventoryEntry, Item)> {
+    entries
+        .into_iter()
+        .filter_map(|e| {
+            let item = serde_json::from_str(&e.data).ok()?;
+            Some((e, item))
+        })
+        .collect()
+}
+
+/// Processes in tree order (parents before their children, siblings by
+/// pid) with their depth; processes whose parent is not listed are roots.
+pub fn process_tree(procs: Vec<Process>) -> Vec<(usize, Process)> {
+    let pids: BTreeSet<u32> = procs.iter().map(|p| p.pid).collect();
+    let mut children: BTreeMap<u32, Vec<Process>> = BTreeMap::new();
+    let mut roots = vec![];
+    for p in procs {
+        if p.ppid != p.pid && pids.contains(&p.ppid) {
+            children.entry(p.ppid).or_default().push(p);
+        } else {
+            roots.push(p);
+        }
+    }
+    let mut out = Vec::with_capacity(pids.len());
+    let mut stack: Vec<(usize, Process)> = roots.into_iter().rev().map(|p| (0, p)).collect();
+    while let Some((depth, p)) = stack.pop() {
+        if let Some(kids) = children.remove(&p.pid) {
+            stack.extend(kids.into_iter().rev().map(|k| (depth + 1, k)));
+        }
+        out.push((depth, p));
+    }
+    out
+}
+
+/// `a < b` in the version order of the package manager.
+pub fn version_below(manager: &str, a: &str, b: &str) -> bool {
+    if manager == "rpm" {
+        return rpm_cmp(a, b) == Ordering::Less;
+    }
+    match (a.parse::<debversion::Version>(), b.parse::<debversion::Version>()) {
+        (Ok(a), Ok(b)) => a < b,
+        _ => false,
+    }
+}
+
+/// rpm's order: epoch first, then version and release compared segment by
+/// segment (digits as numbers, letters as text, digits above letters).
+fn rpm_cmp(a: &str, b: &str) -> Ordering {
+    let split = |v: &str| -> (u64, String) {
+        match v.split_once(':') {
+            Some((e, rest)) if e.bytes().all(|c| c.is_ascii_digit()) => (e.parse().unwrap_or(0), rest.to_owned()),
+            _ => (0, v.to_owned()),
+        }
+    };
+    let ((ea, va), (eb, vb)) = (split(a), split(b));
+    ea.cmp(&eb).then_with(|| rpm_segments(&va, &vb))
+}
+
+fn rpm_segments(a: &str, b: &str) -> Ordering {
+    fn segments(s: &str) -> Vec<&str> {
+        let mut out = vec![];
+        let mut rest = s.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+        while !rest.is_empty() {
+            let digits = rest.starts_with(|c: char| c.is_ascii_digit());
+            let end = rest
+                .find(|c: char| if digits { !c.is_ascii_digit() } else { !c.is_ascii_alphabetic() })
+                .unwrap_or(rest.len());
+            out.push(&rest[..end]);
+            rest = rest[end..].trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+        }
+        out
+    }
+    let (sa, sb) = (segments(a), segments(b));
+    for (x, y) in sa.iter().zip(&sb) {
+        let (dx, dy) = (x.starts_with(|c: char| c.is_ascii_digit()), y.starts_with(|c: char| c.is_ascii_digit()));
+        let o = match (dx, dy) {
+            (true, true) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) => x.cmp(y),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    sa.len().cmp(&sb.len())
+}
+
+impl Services {
+    /// The state of each inventory section of a host.
+    pub async fn inventory_sections(&self, actor: &Actor, host: HostId) -> Result<Vec<SectionStatus>> {
+        self.host(actor, host).await?;
+        Ok(self.store.inventory_sections(actor.scope(), host).await?)
+    }
+
+    /// One page of a section of a host's inventory; processes as a tree.
+    /// `per_page` 0 gives 100; `u32::MAX` gives every item (exports).
+    pub async fn inventory_items(
+        &self,
+        actor: &Actor,
+        host: HostId,
+        section: Section,
+        text: Option<String>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<ItemPage> {
+        self.host(actor, host).await?;
+        let per_page = match per_page {
+            0 => 100,
+            u32::MAX => u32::MAX,
+            n => n.min(1000),
+        };
+        if section == Section::Processes && text.as_deref().is_none_or(|t| t.trim().is_empty()) {
+            let q = InventoryQuery { section: section.as_str().into(), text: None, page: 0, per_page: MAX_TREE };
+            let all = self.store.inventory_page(actor.scope(), host, &q).await?;
+            let procs = parse_items(all.items)
+                .into_iter()
+                .filter_map(|(_, i)| match i {
+                    Item::Process(p) => Some(p),
+                    _ => None,
+                })
+                .collect();
+            let tree = process_tree(procs);
+            let total = tree.len() as u64;
+            let skip = (page as usize).saturating_mul(per_page as usize);
+            let items = tree.into_iter().skip(skip).take(per_page as usize).map(|(d, p)| (d, Item::Process(p))).collect();
+            return Ok(ItemPage { total, page, per_page, items });
+        }
+        let q = InventoryQuery { section: section.as_str().into(), text, page, per_page };
+        let found = self.store.inventory_page(actor.scope(), host, &q).await?;
+        let items = parse_items(found.items).into_iter().map(|(_, i)| (0, i)).collect();
+        Ok(ItemPage { total: found.total, page, per_page, items })
+    }
+
+    /// Events of a host or of every host in scope, filtered by kind and time.
+    pub async fn events(&self, actor: &Actor, tenant: Option<TenantId>, mut q: EventQuery) -> Result<EventPage> {
+        actor.require(Permission::HostsRead)?;
+        let scope = actor.narrowed(tenant)?;
+        if let Some(h) = q.host {
+            self.store.host(&scope, h).await?;
+        }
+        q.per_page = if q.per_page == 0 { 100 } else { q.per_page.min(1000) };
+        Ok(self.store.events_page(&scope, &q).await?)
+    }
+
+    /// Hosts that have a package (optionally below a version), a port open,
+    /// or an item of a section by name, in the actor's tenants.
+    pub async fn ask_inventory(&self, actor: &Actor, tenant: Option<TenantId>, q: InventoryQuestion) -> Result<Vec<Found>> {
+        actor.require(Permission::HostsRead)?;
+        let scope = actor.narrowed(tenant)?;
+        let section = match (q.section, q.port) {
+            (_, Some(_)) => Section::Ports,
+            (Some(s), None) => s,
+            (None, None) => Section::Software,
+        };
+        let name = q.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
+        if q.port.is_none() && name.is_none() {
+            return Err(ServiceError::field("name", "error-inventory-question"));
+        }
+        let search = InventorySearch { section: section.as_str().into(), name, port: q.port, limit: MAX_FOUND };
+        let below = q.below.as_deref().map(str::trim).filter(|b| !b.is_empty());
+        Ok(parse_items(self.store.find_inventory(&scope, &search).await?)
+            .into_iter()
+            .filter(|(_, item)| match (item, below) {
+                (_, None) => true,
+                (Item::Package(p), Some(b)) => version_below(&p.manager, &p.version, b),
+                _ => false,
+            })
+            .map(|(e, item)| Found { host: e.host, host_name: e.host_name, item })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pid: u32, ppid: u32) -> Process {
+        Process { pid, ppid, name: format!("p{pid}"), cmdline: String::new(), user: "root".into(), started: 0 }
+    }
+
+    #[test]
+    fn processes_come_in_tree_order_with_depth() {
+        let tree = process_tree(vec![p(1, 0), p(2, 0), p(10, 1), p(11, 10), p(12, 1), p(30, 99)]);
+        let order: Vec<(usize, u32)> = tree.iter().map(|(d, p)| (*d, p.pid)).collect();
+        assert_eq!(order, [(0, 1), (1, 10), (2, 11), (1, 12), (0, 2), (0, 30)]);
+    }
+
+    #[test]
+    fn versions_compare_in_each_managers_order() {
+        assert!(version_below("dpkg", "3.0.11-1~deb12u2", "3.0.13-1~deb12u1"));
+        assert!(version_below("dpkg", "1:1.0", "1:1.0+b1"));
+        assert!(!version_below("dpkg", "2:1.0", "1:9.9"), "the epoch wins");
+        assert!(version_below("dpkg", "1.0~rc1", "1.0"), "a tilde sorts before");
+        assert!(version_below("rpm", "3.0.7-24.el9", "3.0.7-25.el9"));
+        assert!(!version_below("rpm", "1.10-1", "1.9a-1"));
+        assert!(version_below("rpm", "1.9-1", "1.10-1"));
+        assert!(!version_below("rpm", "1:1.0-1", "2.0-1"), "the epoch wins");
+    }
 }

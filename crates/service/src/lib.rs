@@ -20,6 +20,7 @@ pub use audit::{AuditPage, ChainReport};
 pub use auth::{SignIn, SignedIn};
 pub use crypto::SecretKey;
 pub use error::ServiceError;
+pub use inventory::{process_tree, version_below, Found, InventoryQuestion, ItemPage};
 pub use hosts::{resolution_for, AgentSignature, EnrollToken, History, HostList, HostOverview, MAX_RECORDS_PER_BATCH};
 pub use tenants::{NewTenantInput, PlanInput};
 pub use tokens::CreatedToken;
