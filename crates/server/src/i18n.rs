@@ -135,7 +135,7 @@ mod tests {
                         && piece.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit())
                         && piece.contains('-')
                         && !piece.ends_with('-')
-                        && ["nav-", "error-", "page-", "label-", "action-", "msg-", "role-", "plan-", "soc-", "help-"]
+                        && ["nav-", "error-", "page-", "label-", "action-", "msg-", "role-", "plan-", "soc-", "help-", "tab-", "col-"]
                             .iter()
                             .any(|p| piece.starts_with(p));
                     if looks_like_key {
@@ -159,7 +159,18 @@ mod tests {
             .chain(["label-kind-provider".to_owned(), "label-kind-customer".to_owned()])
             .chain(HostStatus::ALL.iter().map(|s| format!("label-status-{}", s.as_str())))
             .chain(["label-event-host-down".to_owned(), "label-event-host-up".to_owned()])
-            .chain(leitstand_store::HostSort::ALL.iter().map(|s| format!("label-sort-{}", s.as_str())));
+            .chain(leitstand_store::HostSort::ALL.iter().map(|s| format!("label-sort-{}", s.as_str())))
+            .chain(
+                leitstand_proto::inventory::CHANGE_KINDS
+                    .iter()
+                    .chain(&["host.restarted"])
+                    .map(|k| format!("label-event-{}", k.replace(['.', '_'], "-"))),
+            )
+            .chain(crate::web::EVENT_GROUPS.iter().map(|g| format!("label-events-{}", g.trim_end_matches('.'))))
+            .chain(leitstand_proto::inventory::Section::ALL.iter().map(|s| format!("tab-{}", s.as_str())))
+            .chain(leitstand_proto::inventory::Section::ALL.iter().flat_map(|s| {
+                crate::web::inventory_columns(*s).iter().map(|c| format!("col-{c}")).collect::<Vec<_>>()
+            }));
         for key in composed {
             for lang in Lang::ALL {
                 if !has(lang, &key) {

@@ -20,6 +20,7 @@ fn fill(path: &str, w: &World, own: bool) -> String {
             "{host}" => host.to_string(),
             "{file}" => "app.css".into(),
             "{code}" => "nonexistent".into(),
+            "{section}" => "software".into(),
             other => panic!("route {path}: the tests do not know the parameter {other}; add it here"),
         };
         out = out.replace(seg, &v);

@@ -95,8 +95,17 @@ pub fn routes() -> Vec<RouteDef> {
         )
         .takes::<PushDto>()
         .gives::<PushedDto>(),
-        route(M::GET, "/api/v1/hosts/{host}/events", P::HostsRead, Kind::Api, "Events of a host (down, up).", events)
-            .gives::<Vec<HostEventDto>>(),
+        route(
+            M::GET,
+            "/api/v1/hosts/{host}/events",
+            P::HostsRead,
+            Kind::Api,
+            "Events of a host, newest first (down, up, inventory changes, sign-ins): `?kind=` (a kind such as \
+             `user.created`, or a group ending in a dot such as `software.`) `&from=&to=` (RFC 3339) `&page=` \
+             `&per_page=` (at most 1000, default 100).",
+            events,
+        )
+        .gives::<Vec<HostEventDto>>(),
         route(
             M::GET,
             "/api/v1/hosts/{host}/metrics",
@@ -302,13 +311,42 @@ async fn push(
 #[derive(Serialize, JsonSchema)]
 pub struct HostEventDto {
     pub at: String,
-    /// `host.down` or `host.up`.
+    /// `host.down`, `host.up`, `software.updated`, `user.created` …
     pub kind: String,
     pub detail: serde_json::Value,
 }
 
-async fn events(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> ApiResult<Vec<HostEventDto>> {
-    let list = s.services.host_events(ctx.actor()?, HostId(id)).await?;
+#[derive(Deserialize)]
+struct EventsQuery {
+    kind: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+fn rfc3339(field: &str, v: Option<&str>) -> Result<Option<Timestamp>, ServiceError> {
+    v.map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse().map_err(|_| ServiceError::BadInput(format!("{field}: expected an RFC 3339 time, not {v:?}"))))
+        .transpose()
+}
+
+async fn events(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Vec<HostEventDto>> {
+    let query = leitstand_store::EventQuery {
+        host: Some(HostId(id)),
+        kinds: q.kind.into_iter().filter(|k| !k.trim().is_empty()).collect(),
+        since: rfc3339("from", q.from.as_deref())?,
+        until: rfc3339("to", q.to.as_deref())?,
+        page: q.page.unwrap_or(0),
+        per_page: q.per_page.unwrap_or(100),
+    };
+    let list = s.services.events(ctx.actor()?, None, query).await?.events;
     Ok(Json(
         list.into_iter()
             .map(|e| HostEventDto {

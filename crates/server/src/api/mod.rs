@@ -3,6 +3,7 @@
 
 mod dto;
 pub(crate) mod hosts;
+mod inventory;
 mod live;
 
 use crate::app::AppState;
@@ -21,6 +22,7 @@ pub fn routes() -> Vec<RouteDef> {
     use Method as M;
     let mut v = hosts::routes();
     v.extend(live::routes());
+    v.extend(inventory::routes());
     v.extend([
         route(M::GET, "/api/v1/openapi.json", P::Public, Kind::Api, "This document.", openapi),
         route(M::GET, "/api/v1/me", P::SignedIn, Kind::Api, "The user the token belongs to.", me).gives::<MeDto>(),

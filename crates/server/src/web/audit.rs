@@ -152,11 +152,6 @@ async fn audit(State(s): State<AppState>, ctx: Ctx, Query(q): Query<AuditQuery>)
     }))
 }
 
-fn csv_field(s: &str) -> String {
-    // Quote everything; neutralise spreadsheet formulas.
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
 
 async fn audit_csv(State(s): State<AppState>, ctx: Ctx, Query(q): Query<AuditQuery>) -> WebResult {
     let a = ctx.actor()?;
@@ -177,7 +172,7 @@ async fn audit_csv(State(s): State<AppState>, ctx: Ctx, Query(q): Query<AuditQue
                 e.detail.clone(),
                 e.hash.clone(),
             ];
-            out.push_str(&row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+            out.push_str(&row.iter().map(|f| super::csv::field(f)).collect::<Vec<_>>().join(","));
             out.push('\n');
         }
         match page_.next {

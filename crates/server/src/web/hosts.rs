@@ -248,6 +248,8 @@ struct HostTpl {
     events: Vec<leitstand_store::HostEvent>,
     tenant: Tenant,
     can_manage: bool,
+    tab: &'static str,
+    tab_host: i64,
 }
 
 impl HostTpl {
@@ -264,7 +266,7 @@ impl HostTpl {
     }
 
     fn event(&self, kind: &str) -> String {
-        self.p.tk("label-event-", &kind.replace('.', "-"))
+        self.p.tk("label-event-", &kind.replace(['.', '_'], "-"))
     }
 }
 
@@ -275,7 +277,8 @@ async fn host(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(f)
     let custom = s.services.metric_names(a, o.host.id).await?.into_iter().filter(|n| !is_standard(n)).collect();
     let events = s.services.host_events(a, o.host.id).await?;
     let p = page(&s, &ctx, "page-host", f.ok.as_deref()).await;
-    Ok(render(&HostTpl { p, o, custom, events, tenant, can_manage: a.can(P::HostsManage) }))
+    let tab_host = o.host.id.0;
+    Ok(render(&HostTpl { p, o, custom, events, tenant, can_manage: a.can(P::HostsManage), tab: "overview", tab_host }))
 }
 
 /// Metrics the agent's standard collectors make.

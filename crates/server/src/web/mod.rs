@@ -4,13 +4,16 @@
 mod account;
 mod admin;
 mod audit;
+mod csv;
 mod deb;
 mod hosts;
 mod install;
+mod inventory;
 mod profile;
 
 pub use audit::AuditQuery;
 pub use install::install_command;
+pub use inventory::{columns as inventory_columns, EVENT_GROUPS};
 
 use crate::app::AppState;
 use crate::http::{set_cookie, Ctx, WebError};
@@ -28,6 +31,7 @@ pub fn routes() -> Vec<RouteDef> {
     let mut v = account::routes();
     v.extend(admin::routes());
     v.extend(hosts::routes());
+    v.extend(inventory::routes());
     v.extend(install::routes());
     v.extend(profile::routes());
     v.extend(audit::routes());
@@ -105,9 +109,10 @@ pub async fn page(state: &AppState, ctx: &Ctx, title_key: &str, flash: Option<&s
     if let Some(a) = &ctx.actor {
         user_name = a.user.display_name.clone();
         role_label = tr(lang, &format!("role-{}", a.user.role.as_str().replace('_', "-")));
-        let items: [(&'static str, &str, Permission); 7] = [
+        let items: [(&'static str, &str, Permission); 8] = [
             ("/app", "nav-overview", Permission::SignedIn),
             ("/app/hosts", "nav-hosts", Permission::HostsRead),
+            ("/app/inventory", "nav-inventory", Permission::HostsRead),
             ("/app/tenants", "nav-tenants", Permission::TenantsRead),
             ("/app/users", "nav-users", Permission::UsersRead),
             ("/app/audit", "nav-audit", Permission::AuditRead),
