@@ -142,9 +142,8 @@ fn main() -> anyhow::Result<()> {
                     for s in sections.iter().filter_map(|s| s.error.as_ref()) {
                         tracing::warn!(error = %s, "inventory collector failed");
                     }
-                    let max = leitstand_agent::inventory::MAX_RECORD_ITEMS_BYTES;
-                    for sections in leitstand_proto::inventory::split(sections, max) {
-                        spool.append(&Record::Inventory { at_ms, sections })?;
+                    for record in leitstand_agent::inventory::split_records(sections, at_ms) {
+                        spool.append(&record)?;
                     }
                 }
                 for r in spool.take_losses(at_ms).unwrap_or_default() {

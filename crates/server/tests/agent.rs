@@ -306,9 +306,22 @@ async fn the_agent_process_enrols_collects_and_delivers() {
         let s = app.store.samples(&TenantScope::All, hosts[0].id, metric, since, until).await.expect("samples");
         assert!(!s.is_empty(), "{metric} arrived");
     }
+    // This machine's inventory arrived with the first round.
+    let sections = app.store.inventory_sections(&TenantScope::All, hosts[0].id).await.expect("sections");
+    for want in ["processes", "users", "groups", "ports", "services", "autostarts", "system", "software"] {
+        let s = sections.iter().find(|s| s.section == want).unwrap_or_else(|| panic!("{want} missing: {sections:?}"));
+        assert!(s.error.is_none(), "{want}: {:?}", s.error);
+    }
+    let count = |name: &str| sections.iter().find(|s| s.section == name).map_or(0, |s| s.items);
+    assert!(count("processes") > 1 && count("users") > 1);
     let status = run(vec!["spool-status".into()]).await;
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("acked up to 4"), "two rounds of metrics and heartbeat were acknowledged: {text}");
+    let number_after = |label: &str| -> u64 {
+        let rest = &text[text.find(label).unwrap_or_else(|| panic!("{label} in {text}")) + label.len()..];
+        rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok()).expect("number")
+    };
+    assert!(number_after("acked up to ") >= 5, "metrics, heartbeats and inventory: {text}");
+    assert_eq!(number_after("acked up to ") + 1, number_after("next sequence "), "all acknowledged: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -81,7 +81,7 @@ pub(crate) fn rate(prev: u64, now: u64, secs: f64) -> f64 {
 }
 
 #[cfg(test)]
-pub mod testroot {
+pub(crate) mod testroot {
     use std::path::Path;
 
     /// Writes `files` (path relative to the root, content) under `root`.

@@ -122,6 +122,15 @@ impl Inventory {
     }
 }
 
+/// The reports of one run as spool records, none bigger than
+/// [`MAX_RECORD_ITEMS_BYTES`] of items.
+pub fn split_records(reports: Vec<SectionReport>, at_ms: i64) -> Vec<leitstand_proto::Record> {
+    inventory::split(reports, MAX_RECORD_ITEMS_BYTES)
+        .into_iter()
+        .map(|sections| leitstand_proto::Record::Inventory { at_ms, sections })
+        .collect()
+}
+
 /// Reads `root/rel` when it exists: `Ok(None)` for a missing file.
 pub(crate) fn read_optional(collector: &'static str, root: &Path, rel: &str) -> Result<Option<String>, CollectError> {
     let path = root.join(rel);
