@@ -265,8 +265,7 @@ pub fn split(reports: Vec<SectionReport>, max_bytes: usize) -> Vec<Vec<SectionRe
     let mut size = 0;
     for report in reports {
         let SectionReport { section, full, items, removed, error, truncated, more: _ } = report;
-        let mut part =
-            SectionReport { section, full, items: vec![], removed, error, truncated, more: false };
+        let mut part = SectionReport { section, full, items: vec![], removed, error, truncated, more: false };
         let mut part_size = part.removed.iter().map(|r| r.len() + 3).sum::<usize>() + 64;
         for item in items {
             let n = serde_json::to_vec(&item).map_or(0, |v| v.len()) + 1;
@@ -353,16 +352,18 @@ pub fn changes(old: Option<&Item>, new: Option<&Item>) -> Vec<Change> {
             vec![change("software.removed", json!({"name": p.name, "version": p.version, "arch": p.arch}))]
         }
         (Some(Item::Package(a)), Some(Item::Package(b))) if a.version != b.version => {
-            vec![change("software.updated", json!({"name": b.name, "from": a.version, "to": b.version, "arch": b.arch}))]
+            vec![change(
+                "software.updated",
+                json!({"name": b.name, "from": a.version, "to": b.version, "arch": b.arch}),
+            )]
         }
         (None, Some(Item::Autostart(a))) => vec![change(
             "autostart.added",
             json!({"mechanism": a.mechanism, "name": a.name, "location": a.location, "command": a.command}),
         )],
-        (Some(Item::Autostart(a)), None) => vec![change(
-            "autostart.removed",
-            json!({"mechanism": a.mechanism, "name": a.name, "location": a.location}),
-        )],
+        (Some(Item::Autostart(a)), None) => {
+            vec![change("autostart.removed", json!({"mechanism": a.mechanism, "name": a.name, "location": a.location}))]
+        }
         (None, Some(Item::Service(s))) => {
             vec![change("service.added", json!({"unit": s.unit, "active": s.active, "enabled": s.enabled}))]
         }
@@ -383,7 +384,10 @@ pub fn changes(old: Option<&Item>, new: Option<&Item>) -> Vec<Change> {
         (None, Some(Item::User(u))) => {
             let mut out = vec![change("user.created", json!({"name": u.name, "uid": u.uid}))];
             if u.admin {
-                out.push(change("user.admin_created", json!({"name": u.name, "uid": u.uid, "groups": u.groups.join(",")})));
+                out.push(change(
+                    "user.admin_created",
+                    json!({"name": u.name, "uid": u.uid, "groups": u.groups.join(",")}),
+                ));
             }
             out
         }
@@ -391,10 +395,7 @@ pub fn changes(old: Option<&Item>, new: Option<&Item>) -> Vec<Change> {
         (Some(Item::User(a)), Some(Item::User(b))) => {
             let mut out = vec![];
             if b.admin && !a.admin {
-                out.push(change(
-                    "user.elevated",
-                    json!({"name": b.name, "uid": b.uid, "groups": b.groups.join(",")}),
-                ));
+                out.push(change("user.elevated", json!({"name": b.name, "uid": b.uid, "groups": b.groups.join(",")})));
             }
             if a.locked && !b.locked {
                 let kind = if b.admin { "user.admin_unlocked" } else { "user.unlocked" };

@@ -135,9 +135,12 @@ mod tests {
                         && piece.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit())
                         && piece.contains('-')
                         && !piece.ends_with('-')
-                        && ["nav-", "error-", "page-", "label-", "action-", "msg-", "role-", "plan-", "soc-", "help-", "tab-", "col-"]
-                            .iter()
-                            .any(|p| piece.starts_with(p));
+                        && [
+                            "nav-", "error-", "page-", "label-", "action-", "msg-", "role-", "plan-", "soc-", "help-",
+                            "tab-", "col-",
+                        ]
+                        .iter()
+                        .any(|p| piece.starts_with(p));
                     if looks_like_key {
                         for lang in Lang::ALL {
                             if !has(lang, piece) {

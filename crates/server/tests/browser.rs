@@ -387,3 +387,79 @@ async fn a_new_host_appears_and_its_chart_updates_live() {
     }
     assert!(d.url().await.ends_with(&format!("/app/hosts/{id}")), "no reload, no navigation");
 }
+
+#[tokio::test]
+async fn the_inventory_tabs_show_this_machine_and_its_changes() {
+    use leitstand_agent::inventory::{self, Inventory};
+    use leitstand_proto::inventory::{Item, Listener, Section, SectionReport};
+    let Some(d) = Driver::start().await else { return };
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Stadtwerke Musterstadt GmbH").await;
+    d.go(&app.at("/login")).await;
+    d.fill("input[name=name]", "admin").await;
+    d.fill("input[name=password]", common::PASSWORD).await;
+    d.click("button.primary").await;
+    d.wait_for_path("/app").await;
+
+    // This machine's real inventory, then a change: a new listening port.
+    let (id, _) = app.host(&admin, tenant, "app-01.musterstadt.de").await;
+    let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
+    let now = jiff::Timestamp::now().as_millisecond();
+    let reports = Inventory::new(inventory::standard()).run(std::path::Path::new("/"), now - 60_000);
+    let records: Vec<_> = inventory::split_records(reports, now - 60_000)
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| leitstand_proto::Sequenced { seq: i as u64 + 1, record })
+        .collect();
+    let next = records.len() as u64 + 1;
+    app.services.ingest_batch(&host, leitstand_proto::Batch::new(records), None).await.expect("snapshot");
+    let rdp = Item::Listener(Listener {
+        protocol: "tcp".into(),
+        address: "0.0.0.0".into(),
+        port: 3389,
+        pid: Some(4242),
+        process: "xrdp".into(),
+    });
+    let delta = SectionReport {
+        section: Section::Ports,
+        full: false,
+        items: vec![rdp],
+        removed: vec![],
+        error: None,
+        truncated: 0,
+        more: false,
+    };
+    let record = leitstand_proto::Record::Inventory { at_ms: now, sections: vec![delta] };
+    let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: next, record }]);
+    app.services.ingest_batch(&host, batch, None).await.expect("delta");
+
+    d.go(&app.at(&format!("/app/hosts/{id}/inventory/processes"))).await;
+    let page = d.source().await;
+    assert!(page.contains("class=\"tabs\"") && page.contains("aria-current=\"page\">Prozesse"), "the tab is marked");
+    assert!(page.contains("└ "), "the process tree is drawn");
+    d.shot("host-processes").await;
+    d.go(&app.at(&format!("/app/hosts/{id}/inventory/ports"))).await;
+    assert!(d.source().await.contains("xrdp"));
+    d.shot("host-ports").await;
+    if std::path::Path::new("/var/lib/dpkg/status").exists() {
+        d.go(&app.at(&format!("/app/hosts/{id}/inventory/software"))).await;
+        assert!(d.source().await.contains(">adduser<"), "the whole list first");
+        d.fill("input[name=q]", "libc6").await;
+        d.wait_for_url("q=libc6").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while d.source().await.contains(">adduser<") {
+            assert!(Instant::now() < deadline, "the search did not narrow the list");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(d.source().await.contains(">libc6<"));
+        d.shot("host-software").await;
+    }
+    d.go(&app.at(&format!("/app/hosts/{id}/events"))).await;
+    let page = d.source().await;
+    assert!(page.contains("Neuer offener Port") && page.contains("port: 3389"), "the change event");
+    d.shot("host-events").await;
+    d.go(&app.at("/app/inventory?port=3389")).await;
+    assert!(d.source().await.contains("app-01.musterstadt.de"));
+    d.shot("inventory-ask").await;
+}

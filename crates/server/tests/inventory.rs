@@ -167,13 +167,18 @@ async fn two_snapshots_make_every_change_event_and_the_pages_show_them() {
     assert_eq!(by_kind("user.admin_unlocked")["detail"]["name"], "toor");
     assert_eq!(by_kind("port.opened")["detail"]["port"], 3389);
     let users_only = app.get_json(&api, &format!("/api/v1/hosts/{host}/events?kind=user.")).await;
-    assert!(users_only.as_array().expect("list").iter().all(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("user."))));
+    assert!(users_only
+        .as_array()
+        .expect("list")
+        .iter()
+        .all(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("user."))));
     let none_before = app.get_json(&api, &format!("/api/v1/hosts/{host}/events?to=2000-01-01T00:00:00Z")).await;
     assert_eq!(none_before, Value::Array(vec![]));
 
     // The current state, per section and across hosts.
     let software = app.get_json(&api, &format!("/api/v1/hosts/{host}/inventory/software")).await;
-    let names: Vec<&str> = software["items"].as_array().expect("items").iter().filter_map(|i| i["item"]["name"].as_str()).collect();
+    let names: Vec<&str> =
+        software["items"].as_array().expect("items").iter().filter_map(|i| i["item"]["name"].as_str()).collect();
     assert_eq!(names, ["curl", "openssl", "xrdp"]);
     let procs = app.get_json(&api, &format!("/api/v1/hosts/{host}/inventory/processes")).await;
     let tree: Vec<(u64, u64)> = procs["items"]

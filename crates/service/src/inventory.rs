@@ -36,7 +36,9 @@ pub(crate) fn checked(seq: u64, at_ms: i64, mut reports: Vec<SectionReport>) -> 
             return Err(bad(format!("a {} item in section {}", i.section().as_str(), r.section.as_str())));
         }
         let too_long = |k: &str| k.len() > MAX_KEY;
-        if r.items.iter().any(|i| too_long(&i.key()) || json_len(i) > MAX_ITEM_JSON) || r.removed.iter().any(|k| too_long(k)) {
+        if r.items.iter().any(|i| too_long(&i.key()) || json_len(i) > MAX_ITEM_JSON)
+            || r.removed.iter().any(|k| too_long(k))
+        {
             return Err(bad(format!(
                 "an item of section {} is longer than {MAX_ITEM_JSON} bytes or its key longer than {MAX_KEY}",
                 r.section.as_str()
@@ -111,7 +113,8 @@ fn parse_items(entries: Vec<InventoryEntry>) -> Vec<(InventoryEntry, Item)> {
 
 /// Processes in tree order (parents before their children, siblings by
 /// pid) with their depth; processes whose parent is not listed are roots.
-pub fn process_tree(procs: Vec<Process>) -> Vec<(usize, Process)> {
+pub fn process_tree(mut procs: Vec<Process>) -> Vec<(usize, Process)> {
+    procs.sort_by_key(|p| p.pid);
     let pids: BTreeSet<u32> = procs.iter().map(|p| p.pid).collect();
     let mut children: BTreeMap<u32, Vec<Process>> = BTreeMap::new();
     let mut roots = vec![];
@@ -227,7 +230,8 @@ impl Services {
             let tree = process_tree(procs);
             let total = tree.len() as u64;
             let skip = (page as usize).saturating_mul(per_page as usize);
-            let items = tree.into_iter().skip(skip).take(per_page as usize).map(|(d, p)| (d, Item::Process(p))).collect();
+            let items =
+                tree.into_iter().skip(skip).take(per_page as usize).map(|(d, p)| (d, Item::Process(p))).collect();
             return Ok(ItemPage { total, page, per_page, items });
         }
         let q = InventoryQuery { section: section.as_str().into(), text, page, per_page };
@@ -249,7 +253,12 @@ impl Services {
 
     /// Hosts that have a package (optionally below a version), a port open,
     /// or an item of a section by name, in the actor's tenants.
-    pub async fn ask_inventory(&self, actor: &Actor, tenant: Option<TenantId>, q: InventoryQuestion) -> Result<Vec<Found>> {
+    pub async fn ask_inventory(
+        &self,
+        actor: &Actor,
+        tenant: Option<TenantId>,
+        q: InventoryQuestion,
+    ) -> Result<Vec<Found>> {
         actor.require(Permission::HostsRead)?;
         let scope = actor.narrowed(tenant)?;
         let section = match (q.section, q.port) {
@@ -285,7 +294,7 @@ mod tests {
 
     #[test]
     fn processes_come_in_tree_order_with_depth() {
-        let tree = process_tree(vec![p(1, 0), p(2, 0), p(10, 1), p(11, 10), p(12, 1), p(30, 99)]);
+        let tree = process_tree(vec![p(2, 0), p(12, 1), p(1, 0), p(10, 1), p(11, 10), p(30, 99)]);
         let order: Vec<(usize, u32)> = tree.iter().map(|(d, p)| (*d, p.pid)).collect();
         assert_eq!(order, [(0, 1), (1, 10), (2, 11), (1, 12), (0, 2), (0, 30)]);
     }

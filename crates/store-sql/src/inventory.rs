@@ -138,15 +138,14 @@ async fn apply_report(
     let mut gone: Vec<&str> = r.removed.iter().map(String::as_str).filter(|k| current.contains_key(*k)).collect();
     if r.full && !r.more {
         // The last part of a snapshot: what it did not contain is gone.
-        let stale: Vec<(String,)> = sqlx::query_as(
-            "SELECT item_key FROM inventory_items WHERE host_id = $1 AND section = $2 AND seen_at < $3",
-        )
-        .bind(host)
-        .bind(section)
-        .bind(at)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_err)?;
+        let stale: Vec<(String,)> =
+            sqlx::query_as("SELECT item_key FROM inventory_items WHERE host_id = $1 AND section = $2 AND seen_at < $3")
+                .bind(host)
+                .bind(section)
+                .bind(at)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(map_err)?;
         for (k,) in stale {
             if let Some((key, _)) = current.get_key_value(&k) {
                 gone.push(key.as_str());
@@ -251,12 +250,8 @@ impl InventoryStore for SqlStore {
             q.limit.clamp(1, 100_000)
         );
         let mut tx = self.read(scope).await?;
-        let found: Vec<(i64, String, String, String)> = sqlx::query_as(&sql)
-            .bind(&q.section)
-            .bind(&value)
-            .fetch_all(&mut *tx.conn)
-            .await
-            .map_err(map_err)?;
+        let found: Vec<(i64, String, String, String)> =
+            sqlx::query_as(&sql).bind(&q.section).bind(&value).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
         tx.finish().await?;
         Ok(found.into_iter().map(entry).collect())
     }

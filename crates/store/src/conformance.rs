@@ -434,7 +434,10 @@ async fn inventories_keep_state_and_make_change_events(store: &dyn Store, a: &Te
     assert_eq!(store.find_inventory(&sa, &by_name).await.expect("name").len(), 1);
 
     // A failing collector keeps the last state and shows its error.
-    let broken = SectionReport { error: Some("users: /etc/passwd: denied".into()), ..report(Section::Users, false, vec![], &[]) };
+    let broken = SectionReport {
+        error: Some("users: /etc/passwd: denied".into()),
+        ..report(Section::Users, false, vec![], &[])
+    };
     store.ingest(&send(5, 50, vec![broken])).await.expect("error report");
     let sections = store.inventory_sections(&sa, host.id).await.expect("sections");
     let users = sections.iter().find(|s| s.section == "users").expect("users");

@@ -13,8 +13,8 @@ mod inventory;
 mod records;
 mod scope;
 
-pub use leitstand_domain::audit::{AuditDraft, AuditEntry};
 pub use inventory::*;
+pub use leitstand_domain::audit::{AuditDraft, AuditEntry};
 pub use records::*;
 pub use scope::TenantScope;
 

@@ -49,7 +49,8 @@ impl InventoryCollector for Autostarts {
             }
         }
         if let Some(text) = read_optional("autostarts", root, "etc/rc.local")? {
-            let executable = std::fs::metadata(root.join("etc/rc.local")).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+            let executable =
+                std::fs::metadata(root.join("etc/rc.local")).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
             let commands: Vec<&str> = text
                 .lines()
                 .map(str::trim)
@@ -104,8 +105,11 @@ mod tests {
         std::fs::set_permissions(root.join("etc/rc.local"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
         for (dir, unit) in [("multi-user.target.wants", "nginx.service"), ("timers.target.wants", "backup.timer")] {
             std::fs::create_dir_all(root.join("etc/systemd/system").join(dir)).expect("dir");
-            std::os::unix::fs::symlink(format!("/lib/systemd/system/{unit}"), root.join("etc/systemd/system").join(dir).join(unit))
-                .expect("link");
+            std::os::unix::fs::symlink(
+                format!("/lib/systemd/system/{unit}"),
+                root.join("etc/systemd/system").join(dir).join(unit),
+            )
+            .expect("link");
         }
         std::os::unix::fs::symlink("../init.d/postgresql", root.join("etc/rc2.d/S01postgresql")).expect("link");
         let items: Vec<Autostart> = Autostarts

@@ -193,7 +193,10 @@ mod tests {
         assert!(first.iter().all(|r| r.full && r.error.is_none()), "{first:?}");
         assert!(inv.run(root, 2_000).is_empty(), "nothing changed, nothing sent");
 
-        testroot::write(root, &[("etc/passwd", "root:x:0:0:root:/root:/bin/bash\nanna:x:1000:1000::/home/anna:/bin/sh\n")]);
+        testroot::write(
+            root,
+            &[("etc/passwd", "root:x:0:0:root:/root:/bin/bash\nanna:x:1000:1000::/home/anna:/bin/sh\n")],
+        );
         std::fs::remove_file(root.join("proc/sys/kernel/random/boot_id")).expect("rm");
         let next = inv.run(root, 3_000);
         let users = next.iter().find(|r| r.section == Section::Users).expect("users delta");

@@ -73,9 +73,8 @@ pub fn parse_net(proto: &str, text: &str) -> Vec<(Listener, u64)> {
 
 /// The kernel writes addresses as 32-bit words in host (little-endian) order.
 fn hex_address(hex: &str) -> Option<String> {
-    let words: Vec<u32> = (0..hex.len() / 8)
-        .map(|i| u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok())
-        .collect::<Option<_>>()?;
+    let words: Vec<u32> =
+        (0..hex.len() / 8).map(|i| u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok()).collect::<Option<_>>()?;
     match words[..] {
         [w] => Some(Ipv4Addr::from(w.swap_bytes()).to_string()),
         [a, b, c, d] => {
@@ -140,7 +139,10 @@ mod tests {
             })
             .collect();
         assert_eq!(l.len(), 4, "the established connection is not listed: {l:?}");
-        assert_eq!((l[0].address.as_str(), l[0].port, l[0].pid, l[0].process.as_str()), ("0.0.0.0", 22, Some(812), "sshd"));
+        assert_eq!(
+            (l[0].address.as_str(), l[0].port, l[0].pid, l[0].process.as_str()),
+            ("0.0.0.0", 22, Some(812), "sshd")
+        );
         assert_eq!((l[1].address.as_str(), l[1].port, l[1].pid), ("127.0.0.1", 5432, None));
         assert_eq!((l[2].protocol.as_str(), l[2].address.as_str(), l[2].port), ("tcp6", "::1", 3389));
         assert_eq!((l[3].protocol.as_str(), l[3].port), ("udp", 68));

@@ -98,7 +98,9 @@ mod tests {
     fn a_prepared_proc_tree_gives_parent_user_and_start() {
         let dir = tempfile::tempdir().expect("dir");
         let stat = |pid: u32, name: &str, ppid: u32| {
-            format!("{pid} ({name}) S {ppid} 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 500 1000 100 18446744073709551615")
+            format!(
+                "{pid} ({name}) S {ppid} 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 500 1000 100 18446744073709551615"
+            )
         };
         let (one, two) = (stat(1, "systemd", 0), stat(42, "my (odd) daemon", 1));
         testroot::write(

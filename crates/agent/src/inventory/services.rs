@@ -130,15 +130,28 @@ mod tests {
         testroot::write(
             root,
             &[
-                ("lib/systemd/system/ssh.service", "[Unit]\nDescription=OpenBSD Secure Shell server\n[Install]\nWantedBy=multi-user.target\n"),
-                ("lib/systemd/system/cups.service", "[Unit]\nDescription=CUPS\n[Install]\nWantedBy=multi-user.target\n"),
+                (
+                    "lib/systemd/system/ssh.service",
+                    "[Unit]\nDescription=OpenBSD Secure Shell server\n[Install]\nWantedBy=multi-user.target\n",
+                ),
+                (
+                    "lib/systemd/system/cups.service",
+                    "[Unit]\nDescription=CUPS\n[Install]\nWantedBy=multi-user.target\n",
+                ),
                 ("lib/systemd/system/systemd-journald.service", "[Unit]\nDescription=Journal Service\n"),
                 ("lib/systemd/system/getty@.service", "[Unit]\nDescription=template\n"),
-                ("etc/systemd/system/ssh.service", "[Unit]\nDescription=local override\n[Install]\nWantedBy=multi-user.target\n"),
+                (
+                    "etc/systemd/system/ssh.service",
+                    "[Unit]\nDescription=local override\n[Install]\nWantedBy=multi-user.target\n",
+                ),
             ],
         );
         std::fs::create_dir_all(root.join("etc/systemd/system/multi-user.target.wants")).expect("dir");
-        std::os::unix::fs::symlink("/lib/systemd/system/ssh.service", root.join("etc/systemd/system/multi-user.target.wants/ssh.service")).expect("link");
+        std::os::unix::fs::symlink(
+            "/lib/systemd/system/ssh.service",
+            root.join("etc/systemd/system/multi-user.target.wants/ssh.service"),
+        )
+        .expect("link");
         std::os::unix::fs::symlink("/dev/null", root.join("etc/systemd/system/telnet.service")).expect("link");
         let mut units: BTreeMap<String, Service> = Services
             .collect(root)
@@ -150,7 +163,10 @@ mod tests {
             })
             .collect();
         assert_eq!(units.len(), 4, "{units:?}");
-        assert_eq!((units["ssh.service"].enabled.as_str(), units["ssh.service"].description.as_str()), ("enabled", "local override"));
+        assert_eq!(
+            (units["ssh.service"].enabled.as_str(), units["ssh.service"].description.as_str()),
+            ("enabled", "local override")
+        );
         assert_eq!(units["cups.service"].enabled, "disabled");
         assert_eq!(units["systemd-journald.service"].enabled, "static");
         assert_eq!(units["telnet.service"].enabled, "masked");

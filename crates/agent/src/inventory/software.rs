@@ -170,7 +170,8 @@ pub fn parse_dpkg_status(text: &str) -> Vec<Package> {
 
 /// `rpm -qa --qf` format: name, epoch:version-release, arch, source rpm,
 /// vendor, tab-separated.
-pub const RPM_FORMAT: &str = "%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{VENDOR}\\n";
+pub const RPM_FORMAT: &str =
+    "%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{VENDOR}\\n";
 
 /// Packages from `rpm -qa --qf RPM_FORMAT` output.
 pub fn parse_rpm_query(text: &str) -> Vec<Package> {
@@ -228,7 +229,8 @@ mod tests {
             ],
         );
         std::fs::write(
-            root.join(APT_LISTS).join("deb.debian.org_debian-security_dists_bookworm-security_main_binary-amd64_Packages.lz4"),
+            root.join(APT_LISTS)
+                .join("deb.debian.org_debian-security_dists_bookworm-security_main_binary-amd64_Packages.lz4"),
             lz4,
         )
         .expect("write");

@@ -328,7 +328,9 @@ struct EventsQuery {
 fn rfc3339(field: &str, v: Option<&str>) -> Result<Option<Timestamp>, ServiceError> {
     v.map(str::trim)
         .filter(|v| !v.is_empty())
-        .map(|v| v.parse().map_err(|_| ServiceError::BadInput(format!("{field}: expected an RFC 3339 time, not {v:?}"))))
+        .map(|v| {
+            v.parse().map_err(|_| ServiceError::BadInput(format!("{field}: expected an RFC 3339 time, not {v:?}")))
+        })
         .transpose()
 }
 

@@ -111,10 +111,8 @@ async fn items(
 ) -> ApiResult<ItemPageDto> {
     let section = Section::parse(&section).ok_or(ServiceError::NotFound)?;
     let per_page = q.per_page.unwrap_or(100).clamp(1, 1000);
-    let page = s
-        .services
-        .inventory_items(ctx.actor()?, HostId(id), section, q.q, q.page.unwrap_or(0), per_page)
-        .await?;
+    let page =
+        s.services.inventory_items(ctx.actor()?, HostId(id), section, q.q, q.page.unwrap_or(0), per_page).await?;
     Ok(Json(ItemPageDto {
         total: page.total,
         page: page.page,

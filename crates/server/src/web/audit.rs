@@ -152,7 +152,6 @@ async fn audit(State(s): State<AppState>, ctx: Ctx, Query(q): Query<AuditQuery>)
     }))
 }
 
-
 async fn audit_csv(State(s): State<AppState>, ctx: Ctx, Query(q): Query<AuditQuery>) -> WebResult {
     let a = ctx.actor()?;
     let mut filter = q.to_filter(&ctx)?;

@@ -76,7 +76,14 @@ fn yes_no(p: &Page, b: bool) -> String {
 pub fn cells(p: &Page, item: &Item) -> Vec<String> {
     match item {
         Item::Package(x) => {
-            vec![x.name.clone(), x.version.clone(), x.arch.clone(), x.source.clone(), x.origin.clone(), x.manager.clone()]
+            vec![
+                x.name.clone(),
+                x.version.clone(),
+                x.arch.clone(),
+                x.source.clone(),
+                x.origin.clone(),
+                x.manager.clone(),
+            ]
         }
         Item::Autostart(x) => vec![x.mechanism.clone(), x.name.clone(), x.location.clone(), x.command.clone()],
         Item::Service(x) => {
@@ -169,8 +176,13 @@ impl SectionTpl {
         )
     }
 
-    fn indent(&self, depth: &usize) -> String {
-        format!("padding-left:{}rem", (*depth).min(20) as f64 * 1.1)
+    /// Indent and branch before a process name (inline styles are not
+    /// allowed by the page's content security policy).
+    fn branch(&self, depth: &usize) -> String {
+        match *depth {
+            0 => String::new(),
+            d => format!("{}└ ", "\u{a0}\u{a0}\u{a0}\u{a0}".repeat(d.min(20) - 1)),
+        }
     }
 
     fn page_label(&self) -> String {
@@ -204,7 +216,18 @@ async fn section_page(
     let status = s.services.inventory_sections(a, host.id).await?.into_iter().find(|st| st.section == section.as_str());
     let rows = list.items.iter().map(|(depth, i)| Row { depth: *depth, warn: warn(i), cells: cells(&p, i) }).collect();
     let columns = columns(section).iter().map(|c| p.tk("col-", c)).collect();
-    Ok(render(&SectionTpl { p, tab_host: host.id.0, host, tab: section.as_str(), section, status, columns, rows, list, q }))
+    Ok(render(&SectionTpl {
+        p,
+        tab_host: host.id.0,
+        host,
+        tab: section.as_str(),
+        section,
+        status,
+        columns,
+        rows,
+        list,
+        q,
+    }))
 }
 
 /// Kind groups people filter events by.
@@ -348,7 +371,19 @@ async fn events_page(
     let list = s.services.events(a, None, q).await?;
     let rows = list.events.iter().map(|e| event_row(&p, e)).collect();
     let groups = EVENT_GROUPS.iter().map(|g| (*g, p.tk("label-events-", g.trim_end_matches('.')))).collect();
-    Ok(render(&EventsTpl { p, tab_host: host.id.0, host, tab: "events", groups, kind, from, to, rows, list, page: f.page }))
+    Ok(render(&EventsTpl {
+        p,
+        tab_host: host.id.0,
+        host,
+        tab: "events",
+        groups,
+        kind,
+        from,
+        to,
+        rows,
+        list,
+        page: f.page,
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -392,7 +427,8 @@ impl AskTpl {
 }
 
 /// Sections one can ask about across hosts.
-const ASKABLE: [Section; 5] = [Section::Software, Section::Ports, Section::Services, Section::Autostarts, Section::Users];
+const ASKABLE: [Section; 5] =
+    [Section::Software, Section::Ports, Section::Services, Section::Autostarts, Section::Users];
 
 async fn ask_page(State(s): State<AppState>, ctx: Ctx, Query(f): Query<AskForm>) -> WebResult {
     let a = ctx.actor()?;
