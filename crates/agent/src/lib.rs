@@ -5,6 +5,7 @@
 
 pub mod collect;
 pub mod config;
+pub mod events;
 pub mod identity;
 pub mod inventory;
 pub mod settings;

@@ -128,6 +128,7 @@ fn main() -> anyhow::Result<()> {
             let mut round = 0;
             let mut inventory = leitstand_agent::inventory::Inventory::new(leitstand_agent::inventory::standard());
             let mut inventory_due = 0;
+            let mut system_events = leitstand_agent::events::SystemEvents::open(&config.state_dir);
             loop {
                 let (samples, errors) = collect::run(&mut all, &cli.root);
                 for e in &errors {
@@ -136,6 +137,18 @@ fn main() -> anyhow::Result<()> {
                 let at_ms = now_ms();
                 spool.append(&Record::Metrics { at_ms, samples })?;
                 spool.append(&Record::Heartbeat { at_ms })?;
+                match system_events.read(&cli.root, at_ms) {
+                    Ok(events) => {
+                        for chunk in events.chunks(500) {
+                            spool.append(&Record::Events { events: chunk.to_vec() })?;
+                        }
+                        // Only once spooled is the position remembered.
+                        if let Err(e) = system_events.commit() {
+                            tracing::warn!(error = %e, "cannot save where the system events stopped");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "system events not read"),
+                }
                 if at_ms >= inventory_due {
                     inventory_due = at_ms + config.inventory_interval_secs as i64 * 1000;
                     let sections = inventory.run(&cli.root, at_ms);

@@ -50,6 +50,47 @@ pub enum Record {
     /// Inventory sections read at one moment: whole or as changes since the
     /// previous record (INV-1 … INV-6).
     Inventory { at_ms: i64, sections: Vec<inventory::SectionReport> },
+    /// Security-relevant system events (RISK-2): sign-ins, su, sudo.
+    Events { events: Vec<SystemEvent> },
+}
+
+/// Kinds of [`SystemEvent`].
+pub const SYSTEM_EVENT_KINDS: [&str; 8] = [
+    "auth.login",
+    "auth.login_failed",
+    "auth.invalid_user",
+    "auth.su",
+    "auth.su_failed",
+    "auth.sudo",
+    "auth.sudo_failed",
+    "auth.sudo_denied",
+];
+
+/// A sign-in, su or sudo read from the journal or the auth log, typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SystemEvent {
+    pub at_ms: i64,
+    /// One of [`SYSTEM_EVENT_KINDS`].
+    pub kind: String,
+    /// `sshd`, `login`, `su`, `sudo`.
+    pub service: String,
+    /// Who signed in or tried to (for sudo and su: who ran it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    /// Remote address, for network sign-ins.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// `password`, `publickey`, `keyboard-interactive` …
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub method: String,
+    /// The account switched to (su, sudo).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    /// The command run through sudo.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tty: String,
 }
 
 /// Which records go first when the spool is full: metrics are dropped before

@@ -167,6 +167,7 @@ mod tests {
                 leitstand_proto::inventory::CHANGE_KINDS
                     .iter()
                     .chain(&["host.restarted"])
+                    .chain(leitstand_proto::SYSTEM_EVENT_KINDS.iter())
                     .map(|k| format!("label-event-{}", k.replace(['.', '_'], "-"))),
             )
             .chain(crate::web::EVENT_GROUPS.iter().map(|g| format!("label-events-{}", g.trim_end_matches('.'))))

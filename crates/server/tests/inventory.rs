@@ -236,3 +236,76 @@ async fn two_snapshots_make_every_change_event_and_the_pages_show_them() {
     let page = html(format!("/app/hosts/{host}/inventory/users")).await;
     assert!(page.contains("id=\"collector-error\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_from_the_auth_log_arrive_typed_and_bad_events_are_refused() {
+    use leitstand_agent::events::SystemEvents;
+    use leitstand_agent::uplink::SendError;
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Kunde A").await;
+    let token = app.services.create_enroll_token(&admin, tenant).await.expect("token").token;
+    let url = app.url.clone();
+    let (identity, resp) = blocking(move || uplink::enroll(&url, &token, "web-02", "Debian 12")).await.expect("enrol");
+    let host = resp.host_id;
+    let state = tempfile::tempdir().expect("state");
+    identity.save(state.path()).expect("save");
+    let up = Uplink::new(Identity::load(state.path()).expect("load").expect("saved"));
+
+    // A real auth.log, as rsyslog writes it on Debian.
+    let tree = tempfile::tempdir().expect("tree");
+    let now = jiff::Timestamp::now();
+    let t = |ago_s: i64| (now - jiff::SignedDuration::from_secs(ago_s)).to_string();
+    let log = [
+        format!("{} web-02 sshd[901]: Failed password for invalid user admin from 203.0.113.5 port 4242 ssh2\n", t(300)),
+        format!("{} web-02 sshd[902]: Failed password for anna from 203.0.113.5 port 4243 ssh2\n", t(240)),
+        format!("{} web-02 sshd[903]: Accepted publickey for anna from 192.0.2.10 port 52144 ssh2: ED25519 SHA256:x\n", t(180)),
+        format!("{} web-02 sudo:     anna : TTY=pts/0 ; PWD=/home/anna ; USER=root ; COMMAND=/usr/bin/apt upgrade\n", t(120)),
+        format!("{} web-02 su[990]: pam_unix(su:auth): authentication failure; logname=bernd uid=1001 euid=0 tty=/dev/pts/1 ruser=bernd rhost=  user=root\n", t(60)),
+        format!("{} web-02 CRON[1000]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)\n", t(30)),
+    ]
+    .concat();
+    testroot::write(tree.path(), &[("var/log/auth.log", &log)]);
+    let mut events = SystemEvents::open(state.path());
+    let read = events.read(tree.path(), now.as_millisecond()).expect("auth.log");
+    assert_eq!(read.len(), 5, "the cron line is no sign-in");
+    let record = Record::Events { events: read };
+    let up = deliver(up, vec![Sequenced { seq: 1, record }]).await;
+    events.commit().expect("commit");
+
+    let api = app.token("admin").await;
+    let got = app.get_json(&api, &format!("/api/v1/hosts/{host}/events?kind=auth.")).await;
+    let list = got.as_array().expect("list");
+    let kinds: Vec<&str> = list.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, ["auth.su_failed", "auth.sudo", "auth.login", "auth.login_failed", "auth.invalid_user"]);
+    assert_eq!(list[4]["detail"]["user"], "admin");
+    assert_eq!(list[4]["detail"]["source"], "203.0.113.5");
+    assert_eq!(list[2]["detail"]["method"], "publickey");
+    assert_eq!(list[1]["detail"]["command"], "/usr/bin/apt upgrade");
+    let web = app.sign_in("admin").await;
+    let page = web.get(app.at(&format!("/app/hosts/{host}/events?kind=auth."))).send().await.expect("page");
+    let page = page.text().await.expect("html");
+    assert!(page.contains("Anmeldeversuch eines nicht vorhandenen Benutzers") || page.contains("non-existing user"));
+
+    // An event of an unknown kind is refused with the reason; nothing of
+    // the batch is stored, and the agent's next good batch goes through.
+    let bogus = leitstand_proto::SystemEvent {
+        at_ms: now.as_millisecond(),
+        kind: "auth.teleport".into(),
+        ..Default::default()
+    };
+    let bad = vec![Sequenced { seq: 2, record: Record::Events { events: vec![bogus] } }];
+    let (up, r) = blocking(move || {
+        let r = up.send(bad);
+        (up, r)
+    })
+    .await;
+    match r {
+        Err(SendError::Rejected { status: 400, message }) => assert!(message.contains("unknown kind"), "{message}"),
+        other => panic!("expected 400, got {other:?}"),
+    }
+    let heartbeat = Record::Heartbeat { at_ms: now.as_millisecond() };
+    deliver(up, vec![Sequenced { seq: 2, record: heartbeat }]).await;
+    let got = app.get_json(&api, &format!("/api/v1/hosts/{host}/events?kind=auth.")).await;
+    assert_eq!(got.as_array().expect("list").len(), 5);
+}

@@ -97,6 +97,7 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
     let mut last = 0;
     let mut records = Vec::with_capacity(batch.records.len());
     let mut inventory = vec![];
+    let mut events = vec![];
     for r in batch.records {
         if r.seq <= last {
             return Err(ServiceError::BadInput(format!("sequence {} does not follow {last}", r.seq)));
@@ -141,6 +142,10 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
                 inventory.push(crate::inventory::checked(r.seq, at_ms, sections)?);
                 vec![]
             }
+            Record::Events { events: list } => {
+                events.push((r.seq, crate::inventory::checked_events(r.seq, list)?));
+                vec![]
+            }
             // Heartbeats, drop and damage reports carry no samples; their
             // sequence still counts as stored.
             _ => vec![],
@@ -148,7 +153,18 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
         records.push((r.seq, samples));
     }
     let glance = records.iter().rev().find_map(|(_, samples)| glance_of(samples));
-    Ok(IngestBatch { host, records, at, sequenced: true, max_series: 0, glance, address: None, agent, inventory })
+    Ok(IngestBatch {
+        host,
+        records,
+        at,
+        sequenced: true,
+        max_series: 0,
+        glance,
+        address: None,
+        agent,
+        inventory,
+        events,
+    })
 }
 
 /// A host with its state and newest figures, for lists.

@@ -5,8 +5,10 @@ use crate::{Actor, Result, ServiceError, Services};
 use jiff::Timestamp;
 use leitstand_domain::{HostId, Permission, TenantId};
 use leitstand_proto::inventory::{Item, Process, Section, SectionReport};
+use leitstand_proto::{SystemEvent, SYSTEM_EVENT_KINDS};
 use leitstand_store::{
-    EventPage, EventQuery, InventoryEntry, InventoryQuery, InventorySearch, InventoryUpdate, SectionStatus,
+    EventPage, EventQuery, InventoryEntry, InventoryQuery, InventorySearch, InventoryUpdate, NewHostEvent,
+    SectionStatus,
 };
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +57,46 @@ pub(crate) fn checked(seq: u64, at_ms: i64, mut reports: Vec<SectionReport>) -> 
         }
     }
     Ok(InventoryUpdate { seq, at, reports })
+}
+
+/// Most system events in one record, and longest field.
+const MAX_EVENTS_PER_RECORD: usize = 5_000;
+const MAX_EVENT_FIELD: usize = 1024;
+
+/// System events from an agent, checked: known kinds, times in range,
+/// fields within bounds; stored with their facts as JSON.
+pub(crate) fn checked_events(seq: u64, list: Vec<SystemEvent>) -> Result<Vec<NewHostEvent>> {
+    let bad = |m: String| ServiceError::BadInput(format!("record {seq}: events: {m}"));
+    if list.len() > MAX_EVENTS_PER_RECORD {
+        return Err(bad(format!("{} events; at most {MAX_EVENTS_PER_RECORD}", list.len())));
+    }
+    list.into_iter()
+        .map(|e| {
+            if !SYSTEM_EVENT_KINDS.contains(&e.kind.as_str()) {
+                return Err(bad(format!("unknown kind {:?}; known: {}", e.kind, SYSTEM_EVENT_KINDS.join(", "))));
+            }
+            let fields = [&e.service, &e.user, &e.source, &e.method, &e.target, &e.command, &e.tty];
+            if fields.iter().any(|f| f.len() > MAX_EVENT_FIELD) {
+                return Err(bad(format!("a field of a {} event is longer than {MAX_EVENT_FIELD} bytes", e.kind)));
+            }
+            let at = Timestamp::from_millisecond(e.at_ms).map_err(|_| bad(format!("time {} out of range", e.at_ms)))?;
+            let mut facts = serde_json::Map::new();
+            for (k, v) in [
+                ("service", &e.service),
+                ("user", &e.user),
+                ("source", &e.source),
+                ("method", &e.method),
+                ("target", &e.target),
+                ("command", &e.command),
+                ("tty", &e.tty),
+            ] {
+                if !v.is_empty() {
+                    facts.insert(k.into(), v.as_str().into());
+                }
+            }
+            Ok(NewHostEvent { at, kind: e.kind, detail: serde_json::Value::Object(facts).to_string() })
+        })
+        .collect()
 }
 
 fn json_len(i: &Item) -> usize {

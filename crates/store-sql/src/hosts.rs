@@ -343,6 +343,12 @@ impl HostStore for SqlStore {
             crate::inventory::apply(&mut tx.conn, tenant, batch.host.0, upd).await?;
             top = top.max(upd.seq);
         }
+        for (seq, events) in batch.events.iter().filter(|(seq, _)| fresh(*seq)) {
+            for e in events {
+                insert_event(&mut tx.conn, tenant, batch.host.0, ms(e.at), &e.kind, &e.detail).await?;
+            }
+            top = top.max(*seq);
+        }
         if refused > 0 && !batch.sequenced {
             // Pushed samples are taken whole or not at all.
             drop(tx);

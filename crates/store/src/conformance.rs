@@ -262,6 +262,7 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         address: None,
         agent: None,
         inventory: vec![],
+        events: vec![],
     };
     assert_eq!(store.ingest(&batch).await.expect("ingest").up_to, 2);
     assert_eq!(store.ingest(&batch).await.expect("retry").up_to, 2, "a retried batch is acknowledged again");
@@ -302,6 +303,7 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         address: None,
         agent: None,
         inventory: vec![],
+        events: vec![],
     };
     store.ingest(&heard).await.expect("heard");
     let events = store.host_events(&sa, host.id, 10).await.expect("events");
@@ -366,6 +368,7 @@ async fn inventories_keep_state_and_make_change_events(store: &dyn Store, a: &Te
         address: None,
         agent: None,
         inventory: vec![InventoryUpdate { seq, at: at(at_s), reports }],
+        events: vec![],
     };
     // The first snapshot is the baseline: state, no events.
     let first = send(
@@ -458,6 +461,7 @@ fn batch_at(host: HostId, seq: u64, samples: Vec<StoredSample>, at_s: i64) -> In
         address: None,
         agent: None,
         inventory: vec![],
+        events: vec![],
     }
 }
 

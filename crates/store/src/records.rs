@@ -366,6 +366,17 @@ pub struct IngestBatch {
     pub agent: Option<(String, String)>,
     /// Inventory records of the batch, in sequence order.
     pub inventory: Vec<crate::InventoryUpdate>,
+    /// System events (sign-ins, su, sudo) of the batch by sequence.
+    pub events: Vec<(u64, Vec<NewHostEvent>)>,
+}
+
+/// An event the agent reported, for the host's event list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewHostEvent {
+    pub at: Timestamp,
+    pub kind: String,
+    /// Its facts as a JSON object.
+    pub detail: String,
 }
 
 /// What an ingest stored.

@@ -231,7 +231,7 @@ async fn section_page(
 }
 
 /// Kind groups people filter events by.
-pub const EVENT_GROUPS: [&str; 7] = ["software.", "autostart.", "service.", "port.", "user.", "host.", "login."];
+pub const EVENT_GROUPS: [&str; 7] = ["auth.", "software.", "autostart.", "service.", "port.", "user.", "host."];
 
 #[derive(Deserialize, Default)]
 struct EventForm {
