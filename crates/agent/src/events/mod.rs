@@ -247,13 +247,13 @@ mod tests {
                 .expect("rfc3339");
         assert_eq!(
             (at, program, message),
-            (now - 2 * 3600_000 - 45 * 60_000 + 123, "sshd", "Invalid user x from 1.2.3.4")
+            (now - 2 * 3_600_000 - 45 * 60_000 + 123, "sshd", "Invalid user x from 1.2.3.4")
         );
         let (at, program, _) =
             syslog_line("Nov 24 09:00:00 web-01 sudo:     anna : TTY=pts/0 ; USER=root ; COMMAND=/bin/ls", now)
                 .expect("bsd");
         assert_eq!(program, "sudo");
-        assert!(at <= now && now - at < 26 * 3600_000, "this year, in the host's zone");
+        assert!(at <= now && now - at < 26 * 3_600_000, "this year, in the host's zone");
         let (at, _, _) = syslog_line("Dec 31 23:00:00 web-01 su: x", now).expect("december");
         assert!(at < now - 300 * 86_400_000, "a date after today is last year's");
         assert!(syslog_line("garbage", now).is_none());
