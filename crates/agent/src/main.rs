@@ -31,6 +31,8 @@ enum Command {
     Collect,
     /// Read the inventory once and print it as JSON.
     Inventory,
+    /// Run the hardening checklist once and print the results.
+    Checklist,
     /// Collect at the configured interval into the spool.
     Run {
         /// Stop after this many collections (for tests).
@@ -98,6 +100,11 @@ fn main() -> anyhow::Result<()> {
             let mut inv = leitstand_agent::inventory::Inventory::new(leitstand_agent::inventory::standard());
             println!("{}", serde_json::to_string_pretty(&inv.run(&cli.root, now_ms()))?);
         }
+        Command::Checklist => {
+            for r in leitstand_agent::checklist::run(&cli.root) {
+                println!("{:<16} {:<36} {}", r.result.as_str(), r.id, r.evidence);
+            }
+        }
         Command::Run { rounds } => {
             let spool_dir = config.state_dir.join("spool");
             let mut spool = Spool::open(&spool_dir, config.spool_limits())
@@ -129,6 +136,8 @@ fn main() -> anyhow::Result<()> {
             let mut inventory = leitstand_agent::inventory::Inventory::new(leitstand_agent::inventory::standard());
             let mut inventory_due = 0;
             let mut system_events = leitstand_agent::events::SystemEvents::open(&config.state_dir);
+            // The checklist is sent when a result changes, and once a day.
+            let mut checklist_sent: Option<(i64, Vec<leitstand_proto::checklist::CheckResult>)> = None;
             loop {
                 let (samples, errors) = collect::run(&mut all, &cli.root);
                 for e in &errors {
@@ -157,6 +166,14 @@ fn main() -> anyhow::Result<()> {
                     }
                     for record in leitstand_agent::inventory::split_records(sections, at_ms) {
                         spool.append(&record)?;
+                    }
+                    let results = leitstand_agent::checklist::run(&cli.root);
+                    let due = checklist_sent.as_ref().is_none_or(|(t, last)| {
+                        *last != results || at_ms - t >= leitstand_agent::inventory::FULL_EVERY_SECS * 1000
+                    });
+                    if due {
+                        spool.append(&Record::Checklist { at_ms, results: results.clone() })?;
+                        checklist_sent = Some((at_ms, results));
                     }
                 }
                 for r in spool.take_losses(at_ms).unwrap_or_default() {

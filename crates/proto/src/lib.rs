@@ -4,6 +4,7 @@
 //! each record has a sequence number per agent, so the server can ingest
 //! idempotently (agent id + sequence) and acknowledge up to a sequence.
 
+pub mod checklist;
 pub mod inventory;
 
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,8 @@ pub enum Record {
     Inventory { at_ms: i64, sections: Vec<inventory::SectionReport> },
     /// Security-relevant system events (RISK-2): sign-ins, su, sudo.
     Events { events: Vec<SystemEvent> },
+    /// The hardening checklist's results, every check (RISK-1).
+    Checklist { at_ms: i64, results: Vec<checklist::CheckResult> },
 }
 
 /// Kinds of [`SystemEvent`].

@@ -98,6 +98,7 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
     let mut records = Vec::with_capacity(batch.records.len());
     let mut inventory = vec![];
     let mut events = vec![];
+    let mut checklist = None;
     for r in batch.records {
         if r.seq <= last {
             return Err(ServiceError::BadInput(format!("sequence {} does not follow {last}", r.seq)));
@@ -142,6 +143,10 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
                 inventory.push(crate::inventory::checked(r.seq, at_ms, sections)?);
                 vec![]
             }
+            Record::Checklist { at_ms, results } => {
+                checklist = Some(crate::inventory::checked_checklist(r.seq, at_ms, results)?);
+                vec![]
+            }
             Record::Events { events: list } => {
                 events.push((r.seq, crate::inventory::checked_events(r.seq, list)?));
                 vec![]
@@ -164,6 +169,7 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
         agent,
         inventory,
         events,
+        checklist,
     })
 }
 

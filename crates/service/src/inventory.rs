@@ -4,11 +4,12 @@
 use crate::{Actor, Result, ServiceError, Services};
 use jiff::Timestamp;
 use leitstand_domain::{HostId, Permission, TenantId};
+use leitstand_proto::checklist::CheckResult;
 use leitstand_proto::inventory::{Item, Process, Section, SectionReport};
 use leitstand_proto::{SystemEvent, SYSTEM_EVENT_KINDS};
 use leitstand_store::{
-    EventPage, EventQuery, InventoryEntry, InventoryQuery, InventorySearch, InventoryUpdate, NewHostEvent,
-    SectionStatus,
+    ChecklistUpdate, EventPage, EventQuery, HostChecklist, InventoryEntry, InventoryQuery, InventorySearch,
+    InventoryUpdate, NewHostEvent, SectionStatus, StoredCheck,
 };
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,6 +98,36 @@ pub(crate) fn checked_events(seq: u64, list: Vec<SystemEvent>) -> Result<Vec<New
             Ok(NewHostEvent { at, kind: e.kind, detail: serde_json::Value::Object(facts).to_string() })
         })
         .collect()
+}
+
+/// Most checks in one report, longest evidence kept.
+const MAX_CHECKS: usize = 1_000;
+const MAX_EVIDENCE: usize = 2_048;
+
+/// Checklist results from an agent, checked and bounded.
+pub(crate) fn checked_checklist(seq: u64, at_ms: i64, results: Vec<CheckResult>) -> Result<ChecklistUpdate> {
+    let bad = |m: String| ServiceError::BadInput(format!("record {seq}: checklist: {m}"));
+    let at = Timestamp::from_millisecond(at_ms).map_err(|_| bad(format!("time {at_ms} out of range")))?;
+    if results.len() > MAX_CHECKS {
+        return Err(bad(format!("{} results; at most {MAX_CHECKS}", results.len())));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(results.len());
+    for r in results {
+        if r.id.is_empty() || r.id.len() > 64 || !seen.insert(r.id.clone()) {
+            return Err(bad(format!("check id {:?} is empty, too long or repeated", r.id)));
+        }
+        let mut evidence = r.evidence;
+        if evidence.len() > MAX_EVIDENCE {
+            let mut cut = MAX_EVIDENCE;
+            while !evidence.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            evidence.truncate(cut);
+        }
+        out.push(StoredCheck { id: r.id, result: r.result.as_str().into(), evidence, checked_at: at });
+    }
+    Ok(ChecklistUpdate { seq, at, results: out })
 }
 
 fn json_len(i: &Item) -> usize {
@@ -280,6 +311,19 @@ impl Services {
         let found = self.store.inventory_page(actor.scope(), host, &q).await?;
         let items = parse_items(found.items).into_iter().map(|(_, i)| (0, i)).collect();
         Ok(ItemPage { total: found.total, page, per_page, items })
+    }
+
+    /// A host's latest checklist results.
+    pub async fn host_checklist(&self, actor: &Actor, host: HostId) -> Result<Vec<StoredCheck>> {
+        self.host(actor, host).await?;
+        Ok(self.store.checklist(actor.scope(), host).await?)
+    }
+
+    /// Checklist counts of every host in the actor's tenants (or one tenant).
+    pub async fn checklist_counts(&self, actor: &Actor, tenant: Option<TenantId>) -> Result<Vec<HostChecklist>> {
+        actor.require(Permission::HostsRead)?;
+        let scope = actor.narrowed(tenant)?;
+        Ok(self.store.checklist_counts(&scope).await?)
     }
 
     /// Events of a host or of every host in scope, filtered by kind and time.

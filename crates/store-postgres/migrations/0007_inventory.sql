@@ -28,8 +28,21 @@ CREATE TABLE inventory_sections (
 
 CREATE INDEX host_events_kind ON host_events (tenant_id, kind, at);
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON inventory_items, inventory_sections TO leitstand_app;
+-- Hardening checklist (RISK-1): the latest result of each check per host.
+CREATE TABLE checklist_results (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    host_id BIGINT NOT NULL REFERENCES hosts (id),
+    check_id TEXT NOT NULL,
+    result TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    checked_at BIGINT NOT NULL,
+    PRIMARY KEY (host_id, check_id)
+);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON inventory_items, inventory_sections, checklist_results TO leitstand_app;
 ALTER TABLE inventory_items ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_scope ON inventory_items USING (leitstand_in_scope(tenant_id)) WITH CHECK (leitstand_in_scope(tenant_id));
 ALTER TABLE inventory_sections ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_scope ON inventory_sections USING (leitstand_in_scope(tenant_id)) WITH CHECK (leitstand_in_scope(tenant_id));
+ALTER TABLE checklist_results ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_scope ON checklist_results USING (leitstand_in_scope(tenant_id)) WITH CHECK (leitstand_in_scope(tenant_id));

@@ -343,6 +343,10 @@ impl HostStore for SqlStore {
             crate::inventory::apply(&mut tx.conn, tenant, batch.host.0, upd).await?;
             top = top.max(upd.seq);
         }
+        if let Some(c) = batch.checklist.as_ref().filter(|c| fresh(c.seq)) {
+            crate::inventory::replace_checklist(&mut tx.conn, tenant, batch.host.0, c).await?;
+            top = top.max(c.seq);
+        }
         for (seq, events) in batch.events.iter().filter(|(seq, _)| fresh(*seq)) {
             for e in events {
                 insert_event(&mut tx.conn, tenant, batch.host.0, ms(e.at), &e.kind, &e.detail).await?;

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use leitstand_domain::{HostId, TenantId};
 use leitstand_proto::inventory::{changes, Item, SectionReport};
 use leitstand_store::{
-    EventPage, EventQuery, HostEvent, InventoryEntry, InventoryPage, InventoryQuery, InventorySearch, InventoryStore,
-    InventoryUpdate, Result, SectionStatus, TenantScope,
+    ChecklistUpdate, EventPage, EventQuery, HostChecklist, HostEvent, InventoryEntry, InventoryPage, InventoryQuery,
+    InventorySearch, InventoryStore, InventoryUpdate, Result, SectionStatus, StoredCheck, TenantScope,
 };
 use sqlx::AnyConnection;
 use std::collections::HashMap;
@@ -167,6 +167,36 @@ async fn apply_report(
     Ok(())
 }
 
+/// Replaces a host's checklist results with the newest ones.
+pub(crate) async fn replace_checklist(
+    conn: &mut AnyConnection,
+    tenant: i64,
+    host: i64,
+    c: &ChecklistUpdate,
+) -> Result<()> {
+    sqlx::query("DELETE FROM checklist_results WHERE host_id = $1")
+        .bind(host)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    for r in &c.results {
+        sqlx::query(
+            "INSERT INTO checklist_results (tenant_id, host_id, check_id, result, evidence, checked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tenant)
+        .bind(host)
+        .bind(&r.id)
+        .bind(&r.result)
+        .bind(&r.evidence)
+        .bind(ms(c.at))
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
 fn entry((host, host_name, key, data): (i64, String, String, String)) -> InventoryEntry {
     InventoryEntry { host: HostId(host), host_name, key, data }
 }
@@ -254,6 +284,52 @@ impl InventoryStore for SqlStore {
             sqlx::query_as(&sql).bind(&q.section).bind(&value).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
         tx.finish().await?;
         Ok(found.into_iter().map(entry).collect())
+    }
+
+    async fn checklist(&self, scope: &TenantScope, host: HostId) -> Result<Vec<StoredCheck>> {
+        let mut tx = self.read(scope).await?;
+        let sql = format!(
+            "SELECT check_id, result, evidence, checked_at FROM checklist_results WHERE host_id = $1{} ORDER BY check_id",
+            scope_sql("tenant_id", scope)
+        );
+        let found: Vec<(String, String, String, i64)> =
+            sqlx::query_as(&sql).bind(host.0).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
+        tx.finish().await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, result, evidence, at)| StoredCheck { id, result, evidence, checked_at: ts(at) })
+            .collect())
+    }
+
+    async fn checklist_counts(&self, scope: &TenantScope) -> Result<Vec<HostChecklist>> {
+        let n = |r: &str| format!("COALESCE(SUM(CASE WHEN c.result = '{r}' THEN 1 ELSE 0 END), 0)");
+        let sql = format!(
+            "SELECT c.host_id, h.name, c.tenant_id, {}, {}, {}, {}, MAX(c.checked_at) \
+             FROM checklist_results c JOIN hosts h ON h.id = c.host_id WHERE 1 = 1{} \
+             GROUP BY c.host_id, h.name, c.tenant_id ORDER BY LOWER(h.name), c.host_id",
+            n("pass"),
+            n("fail"),
+            n("not_applicable"),
+            n("error"),
+            scope_sql("c.tenant_id", scope)
+        );
+        let mut tx = self.read(scope).await?;
+        type Row = (i64, String, i64, i64, i64, i64, i64, i64);
+        let found: Vec<Row> = sqlx::query_as(&sql).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
+        tx.finish().await?;
+        Ok(found
+            .into_iter()
+            .map(|(host, host_name, tenant, pass, fail, na, error, at)| HostChecklist {
+                host: HostId(host),
+                host_name,
+                tenant: TenantId(tenant),
+                pass: pass as u64,
+                fail: fail as u64,
+                not_applicable: na as u64,
+                error: error as u64,
+                checked_at: ts(at),
+            })
+            .collect())
     }
 
     async fn events_page(&self, scope: &TenantScope, q: &EventQuery) -> Result<EventPage> {

@@ -27,3 +27,14 @@ CREATE TABLE inventory_sections (
 );
 
 CREATE INDEX host_events_kind ON host_events (tenant_id, kind, at);
+
+-- Hardening checklist (RISK-1): the latest result of each check per host.
+CREATE TABLE checklist_results (
+    tenant_id INTEGER NOT NULL REFERENCES tenants (id),
+    host_id INTEGER NOT NULL REFERENCES hosts (id),
+    check_id TEXT NOT NULL,
+    result TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    checked_at INTEGER NOT NULL,
+    PRIMARY KEY (host_id, check_id)
+);

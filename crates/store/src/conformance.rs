@@ -263,6 +263,7 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         agent: None,
         inventory: vec![],
         events: vec![],
+        checklist: None,
     };
     assert_eq!(store.ingest(&batch).await.expect("ingest").up_to, 2);
     assert_eq!(store.ingest(&batch).await.expect("retry").up_to, 2, "a retried batch is acknowledged again");
@@ -304,6 +305,7 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         agent: None,
         inventory: vec![],
         events: vec![],
+        checklist: None,
     };
     store.ingest(&heard).await.expect("heard");
     let events = store.host_events(&sa, host.id, 10).await.expect("events");
@@ -369,6 +371,7 @@ async fn inventories_keep_state_and_make_change_events(store: &dyn Store, a: &Te
         agent: None,
         inventory: vec![InventoryUpdate { seq, at: at(at_s), reports }],
         events: vec![],
+        checklist: None,
     };
     // The first snapshot is the baseline: state, no events.
     let first = send(
@@ -448,6 +451,38 @@ async fn inventories_keep_state_and_make_change_events(store: &dyn Store, a: &Te
     let software = sections.iter().find(|s| s.section == "software").expect("software");
     assert_eq!((software.items, software.error.as_deref()), (2, None));
     assert!(store.inventory_sections(&sb, host.id).await.expect("other").is_empty());
+
+    // Checklist results replace the ones before.
+    let check = |id: &str, result: &str| StoredCheck {
+        id: id.into(),
+        result: result.into(),
+        evidence: format!("{id} seen"),
+        checked_at: at(60),
+    };
+    let mut batch = send(6, 60, vec![]);
+    batch.checklist = Some(ChecklistUpdate {
+        seq: 6,
+        at: at(60),
+        results: vec![check("a", "pass"), check("b", "fail"), check("c", "pass")],
+    });
+    store.ingest(&batch).await.expect("checklist");
+    let mut batch = send(7, 70, vec![]);
+    batch.checklist = Some(ChecklistUpdate {
+        seq: 7,
+        at: at(70),
+        results: vec![check("a", "pass"), check("b", "pass"), check("d", "not_applicable")],
+    });
+    store.ingest(&batch).await.expect("newer checklist");
+    let got = store.checklist(&sa, host.id).await.expect("checklist");
+    assert_eq!(
+        got.iter().map(|c| (c.id.as_str(), c.result.as_str())).collect::<Vec<_>>(),
+        [("a", "pass"), ("b", "pass"), ("d", "not_applicable")]
+    );
+    let counts = store.checklist_counts(&sa).await.expect("counts");
+    let mine = counts.iter().find(|c| c.host == host.id).expect("host counted");
+    assert_eq!((mine.pass, mine.fail, mine.not_applicable, mine.error), (2, 0, 1, 0));
+    assert!(store.checklist(&sb, host.id).await.expect("other").is_empty());
+    assert!(store.checklist_counts(&sb).await.expect("other").iter().all(|c| c.host != host.id));
 }
 
 fn batch_at(host: HostId, seq: u64, samples: Vec<StoredSample>, at_s: i64) -> IngestBatch {
@@ -462,6 +497,7 @@ fn batch_at(host: HostId, seq: u64, samples: Vec<StoredSample>, at_s: i64) -> In
         agent: None,
         inventory: vec![],
         events: vec![],
+        checklist: None,
     }
 }
 

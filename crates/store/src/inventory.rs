@@ -82,6 +82,37 @@ pub struct EventPage {
     pub events: Vec<HostEvent>,
 }
 
+/// A host's checklist results, replacing the ones before.
+#[derive(Debug, Clone)]
+pub struct ChecklistUpdate {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub results: Vec<StoredCheck>,
+}
+
+/// One check's latest result on a host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCheck {
+    pub id: String,
+    /// `pass`, `fail`, `not_applicable`, `error`.
+    pub result: String,
+    pub evidence: String,
+    pub checked_at: Timestamp,
+}
+
+/// How many checks of a host came out which way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostChecklist {
+    pub host: HostId,
+    pub host_name: String,
+    pub tenant: leitstand_domain::TenantId,
+    pub pass: u64,
+    pub fail: u64,
+    pub not_applicable: u64,
+    pub error: u64,
+    pub checked_at: Timestamp,
+}
+
 #[async_trait]
 pub trait InventoryStore: Send + Sync {
     /// One page of a section of a host's inventory, by name.
@@ -93,4 +124,8 @@ pub trait InventoryStore: Send + Sync {
     async fn find_inventory(&self, scope: &TenantScope, q: &InventorySearch) -> Result<Vec<InventoryEntry>>;
     /// Host events, filtered and paged.
     async fn events_page(&self, scope: &TenantScope, q: &EventQuery) -> Result<EventPage>;
+    /// A host's latest checklist results, by check id.
+    async fn checklist(&self, scope: &TenantScope, host: HostId) -> Result<Vec<StoredCheck>>;
+    /// Counts per result for every host in scope that reported a checklist.
+    async fn checklist_counts(&self, scope: &TenantScope) -> Result<Vec<HostChecklist>>;
 }

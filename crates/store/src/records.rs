@@ -368,6 +368,8 @@ pub struct IngestBatch {
     pub inventory: Vec<crate::InventoryUpdate>,
     /// System events (sign-ins, su, sudo) of the batch by sequence.
     pub events: Vec<(u64, Vec<NewHostEvent>)>,
+    /// The newest checklist results of the batch.
+    pub checklist: Option<crate::ChecklistUpdate>,
 }
 
 /// An event the agent reported, for the host's event list.

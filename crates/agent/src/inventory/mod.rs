@@ -20,10 +20,12 @@ mod system;
 
 pub use accounts::{Groups, Users};
 pub use autostarts::Autostarts;
+pub(crate) use list_dir as list_files;
 pub use ports::Ports;
 pub use processes::Processes;
+pub(crate) use services::enabled_units;
 pub use services::{parse_list_units, Services};
-pub use software::{parse_dpkg_status, parse_rpm_query, Software};
+pub use software::{parse_dpkg_status, parse_rpm_query, Software, RPM_FORMAT};
 pub use system::System;
 
 use crate::collect::CollectError;
@@ -139,6 +141,11 @@ pub(crate) fn read_optional(collector: &'static str, root: &Path, rel: &str) -> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(CollectError { collector, path, message: e.to_string() }),
     }
+}
+
+/// A unit file of this name exists in one of the unit directories.
+pub(crate) fn unit_file_exists(root: &Path, unit: &str) -> bool {
+    services::UNIT_DIRS.iter().any(|d| root.join(d).join(unit).exists())
 }
 
 /// File names in `root/rel`, sorted; none when the directory is missing.
