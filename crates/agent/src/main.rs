@@ -30,7 +30,12 @@ enum Command {
     /// Collect once and print the samples as JSON.
     Collect,
     /// Read the inventory once and print it as JSON.
-    Inventory,
+    Inventory {
+        /// Instead: take this many full snapshots and print their time, CPU
+        /// and size on the wire, and the size of a one-package delta.
+        #[arg(long)]
+        measure: Option<u32>,
+    },
     /// Run the hardening checklist once and print the results.
     Checklist,
     /// Collect at the configured interval into the spool.
@@ -96,9 +101,12 @@ fn main() -> anyhow::Result<()> {
             }
             println!("{}", serde_json::to_string_pretty(&samples)?);
         }
-        Command::Inventory => {
+        Command::Inventory { measure: None } => {
             let mut inv = leitstand_agent::inventory::Inventory::new(leitstand_agent::inventory::standard());
             println!("{}", serde_json::to_string_pretty(&inv.run(&cli.root, now_ms()))?);
+        }
+        Command::Inventory { measure: Some(n) } => {
+            println!("{}", leitstand_agent::inventory::measure(&cli.root, n.max(1)));
         }
         Command::Checklist => {
             for r in leitstand_agent::checklist::run(&cli.root) {

@@ -172,6 +172,7 @@ mod tests {
             )
             .chain(crate::web::EVENT_GROUPS.iter().map(|g| format!("label-events-{}", g.trim_end_matches('.'))))
             .chain(leitstand_proto::inventory::Section::ALL.iter().map(|s| format!("tab-{}", s.as_str())))
+            .chain(leitstand_proto::checklist::Outcome::ALL.iter().map(|o| format!("label-check-{}", o.as_str())))
             .chain(leitstand_proto::inventory::Section::ALL.iter().flat_map(|s| {
                 crate::web::inventory_columns(*s).iter().map(|c| format!("col-{c}")).collect::<Vec<_>>()
             }));

@@ -431,7 +431,12 @@ async fn the_inventory_tabs_show_this_machine_and_its_changes() {
         more: false,
     };
     let record = leitstand_proto::Record::Inventory { at_ms: now, sections: vec![delta] };
-    let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: next, record }]);
+    let results = leitstand_agent::checklist::run(std::path::Path::new("/"));
+    let checklist = leitstand_proto::Record::Checklist { at_ms: now, results };
+    let batch = leitstand_proto::Batch::new(vec![
+        leitstand_proto::Sequenced { seq: next, record },
+        leitstand_proto::Sequenced { seq: next + 1, record: checklist },
+    ]);
     app.services.ingest_batch(&host, batch, None).await.expect("delta");
 
     d.go(&app.at(&format!("/app/hosts/{id}/inventory/processes"))).await;
@@ -462,4 +467,12 @@ async fn the_inventory_tabs_show_this_machine_and_its_changes() {
     d.go(&app.at("/app/inventory?port=3389")).await;
     assert!(d.source().await.contains("app-01.musterstadt.de"));
     d.shot("inventory-ask").await;
+    d.go(&app.at(&format!("/app/hosts/{id}/checklist"))).await;
+    let page = d.source().await;
+    assert!(page.contains("id=\"score\"") && page.contains("Bewertung"), "the score tile");
+    d.click("#checks details summary").await;
+    d.shot("host-checklist").await;
+    d.go(&app.at("/app/checklist")).await;
+    assert!(d.source().await.contains("Stadtwerke Musterstadt GmbH"));
+    d.shot("checklist-scores").await;
 }

@@ -309,3 +309,66 @@ async fn sign_ins_from_the_auth_log_arrive_typed_and_bad_events_are_refused() {
     let got = app.get_json(&api, &format!("/api/v1/hosts/{host}/events?kind=auth.")).await;
     assert_eq!(got.as_array().expect("list").len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checklist_of_a_prepared_host_shows_score_evidence_and_remedy() {
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Kunde A").await;
+    let token = app.services.create_enroll_token(&admin, tenant).await.expect("token").token;
+    let url = app.url.clone();
+    let (identity, resp) = blocking(move || uplink::enroll(&url, &token, "db-01", "Debian 12")).await.expect("enrol");
+    let host = resp.host_id;
+    let state = tempfile::tempdir().expect("state");
+    identity.save(state.path()).expect("save");
+    let up = Uplink::new(Identity::load(state.path()).expect("load").expect("saved"));
+
+    let tree = tempfile::tempdir().expect("tree");
+    testroot::write(
+        tree.path(),
+        &[
+            ("etc/debian_version", "12.8\n"),
+            ("usr/sbin/sshd", ""),
+            ("etc/ssh/sshd_config", "PermitRootLogin yes\nPasswordAuthentication no\n"),
+            ("etc/login.defs", "PASS_MAX_DAYS 90\nPASS_MIN_DAYS 1\nPASS_WARN_AGE 7\nUMASK 027\n"),
+            ("etc/passwd", "root:x:0:0::/root:/bin/bash\n"),
+            ("etc/shadow", "root:$6$a:1::::::\n"),
+            ("proc/sys/net/ipv4/ip_forward", "0\n"),
+        ],
+    );
+    let results = leitstand_agent::checklist::run(tree.path());
+    let now = app.now().as_millisecond();
+    deliver(up, vec![Sequenced { seq: 1, record: Record::Checklist { at_ms: now, results } }]).await;
+
+    let api = app.token("admin").await;
+    let got = app.get_json(&api, &format!("/api/v1/hosts/{host}/checklist")).await;
+    let checks = got["checks"].as_array().expect("checks");
+    assert!(checks.len() >= 40);
+    let by_id = |id: &str| checks.iter().find(|c| c["id"] == id).cloned().unwrap_or_else(|| panic!("{id}"));
+    assert_eq!(by_id("ssh-root-login")["result"], "fail");
+    assert!(by_id("ssh-root-login")["evidence"].as_str().is_some_and(|e| e.contains("permitrootlogin = yes")));
+    assert!(by_id("ssh-root-login")["remedy"].as_str().is_some_and(|r| r.contains("PermitRootLogin")));
+    assert_eq!(by_id("ssh-password-auth")["result"], "pass");
+    assert_eq!(by_id("password-max-age")["result"], "pass");
+    assert_eq!(by_id("sysctl-ip-forward")["result"], "pass");
+    assert_eq!(checks[0]["result"], "fail", "failures first");
+    let (pass, fail) = (got["pass"].as_u64().expect("pass"), got["fail"].as_u64().expect("fail"));
+    assert_eq!(got["score"].as_u64(), Some((pass * 100 + (pass + fail) / 2) / (pass + fail)));
+
+    let scores = app.get_json(&api, "/api/v1/checklist").await;
+    assert_eq!(scores["hosts"][0]["host_name"], "db-01");
+    assert_eq!(scores["tenants"][0]["name"], "Kunde A");
+    assert_eq!(scores["tenants"][0]["score"], got["score"], "one host: the tenant's score is the host's");
+
+    let web = app.sign_in("admin").await;
+    let page = web.get(app.at(&format!("/app/hosts/{host}/checklist?result=fail"))).send().await.expect("page");
+    let page = page.text().await.expect("html");
+    assert!(page.contains("id=\"check-ssh-root-login\""));
+    assert!(!page.contains("id=\"check-ssh-password-auth\""), "filtered to failures");
+    assert!(page.contains("PermitRootLogin no"), "the remedy in German: {}", page.len());
+    let csv = web.get(app.at(&format!("/app/hosts/{host}/checklist?format=csv"))).send().await.expect("csv");
+    let csv = csv.text().await.expect("csv");
+    assert!(csv.starts_with("id,topic,title,result,evidence,remedy") && csv.contains("\"ssh-root-login\""));
+    let page = web.get(app.at("/app/checklist")).send().await.expect("scores").text().await.expect("html");
+    assert!(page.contains("db-01") && page.contains("Kunde A"));
+}

@@ -133,6 +133,78 @@ pub fn split_records(reports: Vec<SectionReport>, at_ms: i64) -> Vec<leitstand_p
         .collect()
 }
 
+/// For the benchmark: `n` full snapshots, each by a fresh collector set
+/// (cold: nothing cached, the apt lists read for package origins), then
+/// `n` by one warmed-up set; their median wall and CPU time, the size of
+/// a full snapshot as batches on the wire, and the size of the delta
+/// batch a change of one package's version makes. One line of JSON.
+pub fn measure(root: &Path, n: u32) -> String {
+    // CPU time of this (single-threaded) run in ns, from the scheduler.
+    let cpu_ms = || -> f64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+        stat.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()).map_or(0.0, |ns| ns / 1e6)
+    };
+    let wire = |records: &[leitstand_proto::Record]| -> usize {
+        let seq: Vec<leitstand_proto::Sequenced> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| leitstand_proto::Sequenced { seq: i as u64 + 1, record: r.clone() })
+            .collect();
+        serde_json::to_vec(&leitstand_proto::Batch::new(seq)).map_or(0, |v| v.len())
+    };
+    let mut walls = vec![];
+    let mut cpus = vec![];
+    let mut last = (vec![], 0);
+    for _ in 0..n {
+        let (t, c) = (std::time::Instant::now(), cpu_ms());
+        let reports = Inventory::new(standard()).run(root, 0);
+        walls.push(t.elapsed().as_secs_f64() * 1000.0);
+        cpus.push(cpu_ms() - c);
+        let items = reports.iter().map(|r| r.items.len()).sum::<usize>();
+        last = (reports, items);
+    }
+    // Warm: one collector set, whose package origins are known from the
+    // first run (as on a running agent), a full snapshot each time.
+    let mut warm = Inventory::new(standard());
+    warm.run(root, 0);
+    let mut warm_walls = vec![];
+    let mut warm_cpus = vec![];
+    for i in 1..=n {
+        let (t, c) = (std::time::Instant::now(), cpu_ms());
+        warm.run(root, i64::from(i) * FULL_EVERY_SECS * 1000);
+        warm_walls.push(t.elapsed().as_secs_f64() * 1000.0);
+        warm_cpus.push(cpu_ms() - c);
+    }
+    let (reports, items) = last;
+    let records = split_records(reports.clone(), 0);
+    let full_bytes = wire(&records);
+    // One package moves to another version: the delta the agent sends.
+    let software = reports.iter().find(|r| r.section == Section::Software).map(|r| r.items.clone()).unwrap_or_default();
+    let old = inventory::state_of(software);
+    let mut new = old.clone();
+    if let Some(Item::Package(p)) = new.values_mut().next() {
+        p.version.push_str("+1");
+    }
+    let delta_bytes = inventory::delta(Section::Software, &old, &new).map_or(0, |d| wire(&split_records(vec![d], 0)));
+    for v in [&mut walls, &mut cpus, &mut warm_walls, &mut warm_cpus] {
+        v.sort_by(f64::total_cmp);
+    }
+    let median = |v: &[f64]| v[v.len() / 2];
+    serde_json::json!({
+        "snapshots": n,
+        "items": items,
+        "packages": old.len(),
+        "wall_ms_median": median(&walls),
+        "cpu_ms_median": median(&cpus),
+        "warm_wall_ms_median": median(&warm_walls),
+        "warm_cpu_ms_median": median(&warm_cpus),
+        "records": records.len(),
+        "full_bytes": full_bytes,
+        "delta_bytes": delta_bytes,
+    })
+    .to_string()
+}
+
 /// Reads `root/rel` when it exists: `Ok(None)` for a missing file.
 pub(crate) fn read_optional(collector: &'static str, root: &Path, rel: &str) -> Result<Option<String>, CollectError> {
     let path = root.join(rel);

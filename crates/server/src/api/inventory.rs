@@ -47,7 +47,127 @@ pub fn routes() -> Vec<RouteDef> {
             ask,
         )
         .gives::<Vec<FoundDto>>(),
+        route(
+            M::GET,
+            "/api/v1/hosts/{host}/checklist",
+            P::HostsRead,
+            Kind::Api,
+            "A host's hardening checklist: score, counts, and each check with result, evidence, rationale and \
+             remedy in the caller's language (failures first).",
+            checklist,
+        )
+        .gives::<ChecklistDto>(),
+        route(
+            M::GET,
+            "/api/v1/checklist",
+            P::HostsRead,
+            Kind::Api,
+            "Hardening scores per tenant (mean of its hosts) and per host; `?tenant=` narrows.",
+            scores,
+        )
+        .gives::<ScoresDto>(),
     ]
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct CheckDto {
+    pub id: String,
+    pub topic: String,
+    pub title: String,
+    /// `pass`, `fail`, `not_applicable` or `error`.
+    pub result: String,
+    pub evidence: String,
+    pub rationale: String,
+    pub remedy: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ChecklistDto {
+    /// Passed among passed and failed, 0–100; null before any result.
+    pub score: Option<u8>,
+    pub pass: u64,
+    pub fail: u64,
+    pub not_applicable: u64,
+    pub error: u64,
+    pub checked_at: Option<String>,
+    pub checks: Vec<CheckDto>,
+}
+
+async fn checklist(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> ApiResult<ChecklistDto> {
+    use crate::web::checklist::{rows, tally};
+    let checks = s.services.host_checklist(ctx.actor()?, HostId(id)).await?;
+    let (pass, fail, not_applicable, error, score) = tally(&checks);
+    let checked_at = checks.iter().map(|c| c.checked_at).max().map(|t| t.to_string());
+    let checks = rows(ctx.lang.code(), &checks)
+        .into_iter()
+        .map(|r| CheckDto {
+            id: r.id,
+            topic: r.topic,
+            title: r.title,
+            result: r.result,
+            evidence: r.evidence,
+            rationale: r.rationale,
+            remedy: r.remedy,
+        })
+        .collect();
+    Ok(Json(ChecklistDto { score, pass, fail, not_applicable, error, checked_at, checks }))
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct TenantScoreDto {
+    pub tenant: TenantId,
+    pub name: String,
+    pub hosts: usize,
+    pub score: Option<u8>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct HostScoreDto {
+    pub host: HostId,
+    pub host_name: String,
+    pub tenant: TenantId,
+    pub score: Option<u8>,
+    pub pass: u64,
+    pub fail: u64,
+    pub not_applicable: u64,
+    pub error: u64,
+    pub checked_at: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ScoresDto {
+    pub tenants: Vec<TenantScoreDto>,
+    pub hosts: Vec<HostScoreDto>,
+}
+
+#[derive(Deserialize)]
+struct ScoresQuery {
+    tenant: Option<i64>,
+}
+
+async fn scores(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ScoresQuery>) -> ApiResult<ScoresDto> {
+    let a = ctx.actor()?;
+    let hosts = s.services.checklist_counts(a, q.tenant.map(TenantId)).await?;
+    let names = s.services.tenants(a).await.unwrap_or_default().into_iter().map(|t| (t.id, t.name)).collect();
+    let tenants = crate::web::checklist::tenant_scores(&hosts, &names)
+        .into_iter()
+        .map(|t| TenantScoreDto { tenant: t.tenant, name: t.name, hosts: t.hosts, score: t.score })
+        .collect();
+    let hosts = hosts
+        .into_iter()
+        .map(|h| HostScoreDto {
+            score: leitstand_proto::checklist::score(h.pass, h.fail),
+            host: h.host,
+            host_name: h.host_name,
+            tenant: h.tenant,
+            pass: h.pass,
+            fail: h.fail,
+            not_applicable: h.not_applicable,
+            error: h.error,
+            checked_at: h.checked_at.to_string(),
+        })
+        .collect();
+    Ok(Json(ScoresDto { tenants, hosts }))
 }
 
 #[derive(Serialize, JsonSchema)]

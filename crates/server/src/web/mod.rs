@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod audit;
+pub(crate) mod checklist;
 mod csv;
 mod deb;
 mod hosts;
@@ -32,6 +33,7 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(admin::routes());
     v.extend(hosts::routes());
     v.extend(inventory::routes());
+    v.extend(checklist::routes());
     v.extend(install::routes());
     v.extend(profile::routes());
     v.extend(audit::routes());
@@ -109,10 +111,11 @@ pub async fn page(state: &AppState, ctx: &Ctx, title_key: &str, flash: Option<&s
     if let Some(a) = &ctx.actor {
         user_name = a.user.display_name.clone();
         role_label = tr(lang, &format!("role-{}", a.user.role.as_str().replace('_', "-")));
-        let items: [(&'static str, &str, Permission); 8] = [
+        let items: [(&'static str, &str, Permission); 9] = [
             ("/app", "nav-overview", Permission::SignedIn),
             ("/app/hosts", "nav-hosts", Permission::HostsRead),
             ("/app/inventory", "nav-inventory", Permission::HostsRead),
+            ("/app/checklist", "nav-checklist", Permission::HostsRead),
             ("/app/tenants", "nav-tenants", Permission::TenantsRead),
             ("/app/users", "nav-users", Permission::UsersRead),
             ("/app/audit", "nav-audit", Permission::AuditRead),
