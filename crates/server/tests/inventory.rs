@@ -235,6 +235,8 @@ async fn two_snapshots_make_every_change_event_and_the_pages_show_them() {
     assert_eq!(users["items"], 5, "the last good state stays");
     let page = html(format!("/app/hosts/{host}/inventory/users")).await;
     assert!(page.contains("id=\"collector-error\""));
+    let page = html(format!("/app/hosts/{host}")).await;
+    assert!(page.contains("etc/passwd"), "the host page names the failing collector");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
