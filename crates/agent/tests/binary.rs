@@ -37,7 +37,14 @@ fn collect_prints_samples_and_run_fills_the_spool() {
         .output()
         .expect("status");
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("next sequence 3"), "a metrics record and a heartbeat were spooled: {text}");
+    let next: u64 = text
+        .split("next sequence ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .expect("next sequence");
+    // Metrics, heartbeat, the inventory (one record or more) and the checklist.
+    assert!(next >= 5, "metrics, heartbeat, inventory and checklist were spooled: {text}");
 
     std::fs::write(&config, "interval_secs = 1\n").expect("config");
     let bad = Command::new(env!("CARGO_BIN_EXE_leitstand-agent"))
