@@ -185,6 +185,15 @@ impl Driver {
         self.cmd(reqwest::Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).await;
     }
 
+    /// Signs in through the form as the bootstrapped admin.
+    async fn sign_in_as_admin(&self, app: &TestApp) {
+        self.go(&app.at("/login")).await;
+        self.fill("input[name=name]", "admin").await;
+        self.fill("input[name=password]", common::PASSWORD).await;
+        self.click("button.primary").await;
+        self.wait_for_path("/app").await;
+    }
+
     /// Saves a screenshot when `LEITSTAND_SCREENSHOTS` names a directory.
     async fn shot(&self, name: &str) {
         let Ok(dir) = std::env::var("LEITSTAND_SCREENSHOTS") else { return };
@@ -323,11 +332,7 @@ async fn a_new_host_appears_and_its_chart_updates_live() {
     let app = TestApp::spawn().await;
     let admin = app.bootstrap().await;
     let tenant = app.tenant(&admin, "Stadtwerke Musterstadt GmbH").await;
-    d.go(&app.at("/login")).await;
-    d.fill("input[name=name]", "admin").await;
-    d.fill("input[name=password]", common::PASSWORD).await;
-    d.click("button.primary").await;
-    d.wait_for_path("/app").await;
+    d.sign_in_as_admin(&app).await;
 
     let (id, _) = app.host(&admin, tenant, "web-01.musterstadt.de").await;
     let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
@@ -396,11 +401,7 @@ async fn the_inventory_tabs_show_this_machine_and_its_changes() {
     let app = TestApp::spawn().await;
     let admin = app.bootstrap().await;
     let tenant = app.tenant(&admin, "Stadtwerke Musterstadt GmbH").await;
-    d.go(&app.at("/login")).await;
-    d.fill("input[name=name]", "admin").await;
-    d.fill("input[name=password]", common::PASSWORD).await;
-    d.click("button.primary").await;
-    d.wait_for_path("/app").await;
+    d.sign_in_as_admin(&app).await;
 
     // This machine's real inventory, then a change: a new listening port.
     let (id, _) = app.host(&admin, tenant, "app-01.musterstadt.de").await;

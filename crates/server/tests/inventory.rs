@@ -100,6 +100,20 @@ fn inventory_records(inv: &mut Inventory, root: &Path, first_seq: u64, at_ms: i6
         .collect()
 }
 
+/// A host of tenant "Kunde A", enrolled through the real route: its id,
+/// its uplink, and its state directory.
+async fn enrolled(app: &TestApp, name: &'static str) -> (i64, Uplink, tempfile::TempDir) {
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Kunde A").await;
+    let token = app.services.create_enroll_token(&admin, tenant).await.expect("token").token;
+    let url = app.url.clone();
+    let (identity, resp) = blocking(move || uplink::enroll(&url, &token, name, "Debian 12")).await.expect("enrol");
+    let state = tempfile::tempdir().expect("state");
+    identity.save(state.path()).expect("save");
+    let up = Uplink::new(Identity::load(state.path()).expect("load").expect("saved"));
+    (resp.host_id, up, state)
+}
+
 async fn deliver(up: Uplink, records: Vec<Sequenced>) -> Uplink {
     blocking(move || {
         up.send(records).expect("delivered");
@@ -111,15 +125,7 @@ async fn deliver(up: Uplink, records: Vec<Sequenced>) -> Uplink {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_snapshots_make_every_change_event_and_the_pages_show_them() {
     let app = TestApp::spawn().await;
-    let admin = app.bootstrap().await;
-    let tenant = app.tenant(&admin, "Kunde A").await;
-    let token = app.services.create_enroll_token(&admin, tenant).await.expect("token").token;
-    let url = app.url.clone();
-    let (identity, resp) = blocking(move || uplink::enroll(&url, &token, "web-01", "Debian 12")).await.expect("enrol");
-    let host = resp.host_id;
-    let state = tempfile::tempdir().expect("state");
-    identity.save(state.path()).expect("save");
-    let up = Uplink::new(Identity::load(state.path()).expect("load").expect("saved"));
+    let (host, up, _state) = enrolled(&app, "web-01").await;
 
     let tree = tempfile::tempdir().expect("tree");
     let root = tree.path();
@@ -244,15 +250,7 @@ async fn sign_ins_from_the_auth_log_arrive_typed_and_bad_events_are_refused() {
     use leitstand_agent::events::SystemEvents;
     use leitstand_agent::uplink::SendError;
     let app = TestApp::spawn().await;
-    let admin = app.bootstrap().await;
-    let tenant = app.tenant(&admin, "Kunde A").await;
-    let token = app.services.create_enroll_token(&admin, tenant).await.expect("token").token;
-    let url = app.url.clone();
-    let (identity, resp) = blocking(move || uplink::enroll(&url, &token, "web-02", "Debian 12")).await.expect("enrol");
-    let host = resp.host_id;
-    let state = tempfile::tempdir().expect("state");
-    identity.save(state.path()).expect("save");
-    let up = Uplink::new(Identity::load(state.path()).expect("load").expect("saved"));
+    let (host, up, state) = enrolled(&app, "web-02").await;
 
     // A real auth.log, as rsyslog writes it on Debian.
     let tree = tempfile::tempdir().expect("tree");
@@ -315,15 +313,7 @@ async fn sign_ins_from_the_auth_log_arrive_typed_and_bad_events_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_checklist_of_a_prepared_host_shows_score_evidence_and_remedy() {
     let app = TestApp::spawn().await;
-    let admin = app.bootstrap().await;
-    let tenant = app.tenant(&admin, "Kunde A").await;
-    let token = app.services.create_enroll_token(&admin, tenant).await.expect("token").token;
-    let url = app.url.clone();
-    let (identity, resp) = blocking(move || uplink::enroll(&url, &token, "db-01", "Debian 12")).await.expect("enrol");
-    let host = resp.host_id;
-    let state = tempfile::tempdir().expect("state");
-    identity.save(state.path()).expect("save");
-    let up = Uplink::new(Identity::load(state.path()).expect("load").expect("saved"));
+    let (host, up, _state) = enrolled(&app, "db-01").await;
 
     let tree = tempfile::tempdir().expect("tree");
     testroot::write(

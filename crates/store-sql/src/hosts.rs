@@ -456,16 +456,7 @@ impl HostStore for SqlStore {
         let found: Vec<(i64, i64, i64, String, String)> =
             sqlx::query_as(&sql).bind(host.0).fetch_all(&mut *tx.conn).await.map_err(map_err)?;
         tx.finish().await?;
-        Ok(found
-            .into_iter()
-            .map(|(h, t, at, kind, detail)| HostEvent {
-                host: HostId(h),
-                tenant: TenantId(t),
-                at: ts(at),
-                kind,
-                detail,
-            })
-            .collect())
+        Ok(found.into_iter().map(crate::inventory::host_event).collect())
     }
 
     async fn delete_samples_before(&self, res: Resolution, before: Timestamp) -> Result<u64> {

@@ -197,6 +197,11 @@ pub(crate) async fn replace_checklist(
     Ok(())
 }
 
+/// A `host_events` row: host, tenant, at, kind, detail.
+pub(crate) fn host_event((h, t, at, kind, detail): (i64, i64, i64, String, String)) -> HostEvent {
+    HostEvent { host: HostId(h), tenant: TenantId(t), at: ts(at), kind, detail }
+}
+
 fn entry((host, host_name, key, data): (i64, String, String, String)) -> InventoryEntry {
     InventoryEntry { host: HostId(host), host_name, key, data }
 }
@@ -374,18 +379,6 @@ impl InventoryStore for SqlStore {
             .await
             .map_err(map_err)?;
         tx.finish().await?;
-        Ok(EventPage {
-            total: total as u64,
-            events: found
-                .into_iter()
-                .map(|(h, t, at, kind, detail)| HostEvent {
-                    host: HostId(h),
-                    tenant: TenantId(t),
-                    at: ts(at),
-                    kind,
-                    detail,
-                })
-                .collect(),
-        })
+        Ok(EventPage { total: total as u64, events: found.into_iter().map(host_event).collect() })
     }
 }

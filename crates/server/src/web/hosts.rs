@@ -282,7 +282,8 @@ async fn host(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(f)
     let events = s.services.host_events(a, o.host.id).await?;
     let p = page(&s, &ctx, "page-host", f.ok.as_deref()).await;
     let tab_host = o.host.id.0;
-    let broken = s.services.inventory_sections(a, o.host.id).await?.into_iter().filter(|st| st.error.is_some()).collect();
+    let broken =
+        s.services.inventory_sections(a, o.host.id).await?.into_iter().filter(|st| st.error.is_some()).collect();
     let score = super::checklist::tally(&s.services.host_checklist(a, o.host.id).await?).4;
     let can_manage = a.can(P::HostsManage);
     Ok(render(&HostTpl { p, o, custom, events, tenant, can_manage, tab: "overview", tab_host, broken, score }))
