@@ -144,6 +144,7 @@ fn main() -> anyhow::Result<()> {
             let mut inventory = leitstand_agent::inventory::Inventory::new(leitstand_agent::inventory::standard());
             let mut inventory_due = 0;
             let mut system_events = leitstand_agent::events::SystemEvents::open(&config.state_dir);
+            let mut events_due = 0;
             // The checklist is sent when a result changes, and once a day.
             let mut checklist_sent: Option<(i64, Vec<leitstand_proto::checklist::CheckResult>)> = None;
             loop {
@@ -154,17 +155,22 @@ fn main() -> anyhow::Result<()> {
                 let at_ms = now_ms();
                 spool.append(&Record::Metrics { at_ms, samples })?;
                 spool.append(&Record::Heartbeat { at_ms })?;
-                match system_events.read(&cli.root, at_ms) {
-                    Ok(events) => {
-                        for chunk in events.chunks(500) {
-                            spool.append(&Record::Events { events: chunk.to_vec() })?;
+                // Sign-ins are read every 30 s at most: journalctl is a process
+                // start each time, too much for every 10 s round.
+                if at_ms >= events_due {
+                    events_due = at_ms + 30_000;
+                    match system_events.read(&cli.root, at_ms) {
+                        Ok(events) => {
+                            for chunk in events.chunks(500) {
+                                spool.append(&Record::Events { events: chunk.to_vec() })?;
+                            }
+                            // Only once spooled is the position remembered.
+                            if let Err(e) = system_events.commit() {
+                                tracing::warn!(error = %e, "cannot save where the system events stopped");
+                            }
                         }
-                        // Only once spooled is the position remembered.
-                        if let Err(e) = system_events.commit() {
-                            tracing::warn!(error = %e, "cannot save where the system events stopped");
-                        }
+                        Err(e) => tracing::warn!(error = %e, "system events not read"),
                     }
-                    Err(e) => tracing::warn!(error = %e, "system events not read"),
                 }
                 if at_ms >= inventory_due {
                     inventory_due = at_ms + config.inventory_interval_secs as i64 * 1000;

@@ -146,10 +146,11 @@ pub struct CheckResult {
     pub evidence: String,
 }
 
-/// The shipped catalogue. It is part of the build and checked by a test,
-/// so it always parses.
-pub fn catalogue() -> Catalogue {
-    toml::from_str(CATALOGUE).unwrap_or_else(|e| panic!("data/checklist.toml: {e}"))
+/// The shipped catalogue, parsed once. It is part of the build and checked
+/// by a test, so it always parses.
+pub fn catalogue() -> &'static Catalogue {
+    static PARSED: std::sync::OnceLock<Catalogue> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| toml::from_str(CATALOGUE).unwrap_or_else(|e| panic!("data/checklist.toml: {e}")))
 }
 
 /// Score out of 100: passed among passed and failed; `None` when neither.
