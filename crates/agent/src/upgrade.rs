@@ -22,8 +22,10 @@ const MAX_BINARY: u64 = 256 * 1024 * 1024;
 
 /// The build that runs: version and SHA-256 of the binary.
 pub fn own_build(exe: &Path) -> std::io::Result<AgentBuild> {
-    let bytes = std::fs::read(exe)?;
-    Ok(AgentBuild { version: env!("CARGO_PKG_VERSION").to_owned(), sha256: hex::encode(Sha256::digest(&bytes)) })
+    // Streamed: reading the binary whole would cost its size in memory.
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(exe)?, &mut hasher)?;
+    Ok(AgentBuild { version: env!("CARGO_PKG_VERSION").to_owned(), sha256: hex::encode(hasher.finalize()) })
 }
 
 /// Checks a downloaded binary against the offer and the release key.

@@ -53,7 +53,7 @@ impl Section {
 }
 
 /// An installed package (INV-1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Package {
     pub name: String,
     pub version: String,
@@ -70,7 +70,7 @@ pub struct Package {
 }
 
 /// Something started at boot (INV-2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Autostart {
     /// `systemd`, `systemd-timer`, `cron`, `rc.local` or `init.d`.
     pub mechanism: String,
@@ -84,7 +84,7 @@ pub struct Autostart {
 }
 
 /// A service unit and its state (INV-3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Service {
     pub unit: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -98,7 +98,7 @@ pub struct Service {
 }
 
 /// A socket listening for connections (INV-4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Listener {
     /// `tcp`, `tcp6`, `udp`, `udp6`.
     pub protocol: String,
@@ -111,7 +111,7 @@ pub struct Listener {
 }
 
 /// A running process (INV-5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Process {
     pub pid: u32,
     pub ppid: u32,
@@ -124,7 +124,7 @@ pub struct Process {
 }
 
 /// A local account (INV-6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct User {
     pub name: String,
     pub uid: u32,
@@ -140,7 +140,7 @@ pub struct User {
 }
 
 /// A local group (INV-6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Group {
     pub name: String,
     pub gid: u32,
@@ -148,7 +148,7 @@ pub struct Group {
 }
 
 /// Facts of the running system: the boot (key `boot`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SystemFacts {
     pub boot_id: String,
     /// Boot time, Unix seconds.
@@ -157,7 +157,7 @@ pub struct SystemFacts {
 }
 
 /// One inventory item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Item {
     Package(Package),

@@ -29,7 +29,7 @@ pub use software::{parse_dpkg_status, parse_rpm_query, Software, RPM_FORMAT};
 pub use system::System;
 
 use crate::collect::CollectError;
-use leitstand_proto::inventory::{self, Item, Section, SectionReport, SectionState};
+use leitstand_proto::inventory::{self, Item, Section, SectionReport};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -63,10 +63,18 @@ pub const MAX_RECORD_ITEMS_BYTES: usize = 256 * 1024;
 pub const FULL_EVERY_SECS: i64 = 24 * 3600;
 
 /// Runs the collectors and remembers what was sent, to send only changes.
+/// Of what was sent it keeps only a hash per item, not the items.
 pub struct Inventory {
     collectors: Vec<Box<dyn InventoryCollector>>,
-    sent: BTreeMap<Section, SectionState>,
+    sent: BTreeMap<Section, BTreeMap<String, u64>>,
     last_full_ms: Option<i64>,
+}
+
+fn hash_of(item: &Item) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    item.hash(&mut h);
+    h.finish()
 }
 
 impl Inventory {
@@ -85,39 +93,38 @@ impl Inventory {
         let mut out = vec![];
         for c in &mut self.collectors {
             let section = c.section();
+            let report = |items, removed, error, truncated| SectionReport {
+                section,
+                full: false,
+                items,
+                removed,
+                error,
+                truncated,
+                more: false,
+            };
             match c.collect(root) {
                 Ok(mut items) => {
                     let truncated = items.len().saturating_sub(MAX_ITEMS) as u64;
                     items.truncate(MAX_ITEMS);
-                    let state = inventory::state_of(items);
-                    let report = if full || !self.sent.contains_key(&section) {
-                        Some(SectionReport {
-                            section,
+                    let items: BTreeMap<String, Item> = items.into_iter().map(|i| (i.key(), i)).collect();
+                    let hashes: BTreeMap<String, u64> = items.iter().map(|(k, i)| (k.clone(), hash_of(i))).collect();
+                    match self.sent.get(&section).filter(|_| !full) {
+                        None => out.push(SectionReport {
                             full: true,
-                            items: state.values().cloned().collect(),
-                            removed: vec![],
-                            error: None,
-                            truncated,
-                            more: false,
-                        })
-                    } else {
-                        inventory::delta(section, &self.sent[&section], &state).map(|mut d| {
-                            d.truncated = truncated;
-                            d
-                        })
-                    };
-                    out.extend(report);
-                    self.sent.insert(section, state);
+                            ..report(items.into_values().collect(), vec![], None, truncated)
+                        }),
+                        Some(old) => {
+                            let removed: Vec<String> = old.keys().filter(|k| !hashes.contains_key(*k)).cloned().collect();
+                            let changed: Vec<Item> =
+                                items.into_iter().filter(|(k, _)| old.get(k) != hashes.get(k)).map(|(_, i)| i).collect();
+                            if !changed.is_empty() || !removed.is_empty() {
+                                out.push(report(changed, removed, None, truncated));
+                            }
+                        }
+                    }
+                    self.sent.insert(section, hashes);
                 }
-                Err(e) => out.push(SectionReport {
-                    section,
-                    full: false,
-                    items: vec![],
-                    removed: vec![],
-                    error: Some(e.to_string()),
-                    truncated: 0,
-                    more: false,
-                }),
+                Err(e) => out.push(report(vec![], vec![], Some(e.to_string()), 0)),
             }
         }
         out
