@@ -1,4 +1,5 @@
-//! The `leitstand-agent` binary against this machine's real /proc.
+//! The `leitstand-agent` binary against this machine's real /proc, and against
+//! a prepared tree through `--root`.
 
 use std::process::Command;
 
@@ -55,4 +56,39 @@ fn collect_prints_samples_and_run_fills_the_spool() {
         .expect("run");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("interval_secs must be between 5 and 3600"));
+}
+
+#[test]
+fn inventory_and_checklist_read_another_root() {
+    let root = tempfile::tempdir().expect("root");
+    for (rel, content) in [
+        ("etc/passwd", "root:x:0:0::/root:/bin/bash\neve:x:0:0::/home/eve:/bin/sh\n"),
+        ("etc/group", "root:x:0:\n"),
+        ("etc/debian_version", "12\n"),
+        ("etc/hosts.equiv", "+\n"),
+    ] {
+        let p = root.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("dir");
+        std::fs::write(p, content).expect("write");
+    }
+    let agent = |cmd: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_leitstand-agent"))
+            .args(["--config", "/nonexistent", "--root"])
+            .arg(root.path())
+            .arg(cmd)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let inventory: serde_json::Value = serde_json::from_str(&agent("inventory")).expect("json");
+    let users = inventory.as_array().expect("sections").iter().find(|s| s["section"] == "users").expect("users");
+    let names: Vec<&str> =
+        users["items"].as_array().expect("items").iter().filter_map(|u| u["name"].as_str()).collect();
+    assert_eq!(names, ["eve", "root"], "the tree's users, not this machine's");
+    let system = inventory.as_array().expect("sections").iter().find(|s| s["section"] == "system").expect("system");
+    assert!(system["error"].as_str().is_some_and(|e| e.contains("boot_id")), "a missing file is that section's error");
+    let checklist = agent("checklist");
+    assert!(checklist.lines().any(|l| l.starts_with("fail") && l.contains("only-root-uid0") && l.contains("eve")));
+    assert!(checklist.lines().any(|l| l.starts_with("fail") && l.contains("no-hosts-equiv")));
 }

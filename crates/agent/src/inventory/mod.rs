@@ -114,9 +114,13 @@ impl Inventory {
                             ..report(items.into_values().collect(), vec![], None, truncated)
                         }),
                         Some(old) => {
-                            let removed: Vec<String> = old.keys().filter(|k| !hashes.contains_key(*k)).cloned().collect();
-                            let changed: Vec<Item> =
-                                items.into_iter().filter(|(k, _)| old.get(k) != hashes.get(k)).map(|(_, i)| i).collect();
+                            let removed: Vec<String> =
+                                old.keys().filter(|k| !hashes.contains_key(*k)).cloned().collect();
+                            let changed: Vec<Item> = items
+                                .into_iter()
+                                .filter(|(k, _)| old.get(k) != hashes.get(k))
+                                .map(|(_, i)| i)
+                                .collect();
                             if !changed.is_empty() || !removed.is_empty() {
                                 out.push(report(changed, removed, None, truncated));
                             }
