@@ -3,6 +3,7 @@
 //! Everything that comes from outside is parsed into one of these types at the
 //! edge; inside, a value of such a type is always valid.
 
+pub mod alert;
 pub mod audit;
 pub mod clock;
 pub mod host;
