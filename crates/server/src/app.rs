@@ -71,6 +71,12 @@ pub fn router(state: AppState) -> Router {
 /// 15 s, retention every hour. All are safe to run on several replicas.
 pub fn spawn_workers(services: Services) {
     tokio::spawn(async move {
+        // Tenants made before a default alarm rule existed get it now.
+        match services.ensure_default_rules_everywhere().await {
+            Ok(n) if n > 0 => tracing::info!(added = n, "default alarm rules added"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "default alarm rules not checked; next start tries again"),
+        }
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
         let mut n: u64 = 0;
         loop {

@@ -3,6 +3,7 @@
 //! API and the command line share one set of rules.
 
 mod actor;
+mod alerts;
 mod audit;
 mod auth;
 mod crypto;
@@ -16,6 +17,7 @@ mod totp;
 mod users;
 
 pub use actor::{Actor, AuthVia};
+pub use alerts::default_alert_rules;
 pub use audit::{AuditPage, ChainReport};
 pub use auth::{SignIn, SignedIn};
 pub use crypto::SecretKey;

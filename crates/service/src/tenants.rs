@@ -82,10 +82,15 @@ impl Services {
             json!({ "name": name.as_str(), "plan": plan, "time_zone": time_zone }),
         );
         let t = NewTenant { name, plan, time_zone, at: self.now() };
-        self.store.create_tenant(&t, &draft).await.map_err(|e| match e {
+        let tenant = self.store.create_tenant(&t, &draft).await.map_err(|e| match e {
             leitstand_store::StoreError::Conflict(_) => ServiceError::field("name", "error-tenant-exists"),
             e => e.into(),
-        })
+        })?;
+        // The default alarm rules; should this fail, the next start adds them.
+        if let Err(e) = self.ensure_default_rules(tenant.id).await {
+            tracing::warn!(error = %e, tenant = tenant.id.0, "default alarm rules not added yet");
+        }
+        Ok(tenant)
     }
 
     pub async fn set_plan(&self, actor: &Actor, id: TenantId, input: &PlanInput) -> Result<Tenant> {

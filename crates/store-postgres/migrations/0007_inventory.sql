@@ -7,7 +7,7 @@ CREATE TABLE inventory_items (
     section TEXT NOT NULL,
     item_key TEXT NOT NULL,
     name TEXT NOT NULL,
-    port INTEGER,
+    port BIGINT,
     data TEXT NOT NULL,
     seen_at BIGINT NOT NULL,
     PRIMARY KEY (host_id, section, item_key)

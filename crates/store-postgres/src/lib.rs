@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "monitoring", sql: include_str!("../migrations/0005_monitoring.sql") },
     Migration { version: 6, name: "agent_build", sql: include_str!("../migrations/0006_agent_build.sql") },
     Migration { version: 7, name: "inventory", sql: include_str!("../migrations/0007_inventory.sql") },
+    Migration { version: 8, name: "alerts", sql: include_str!("../migrations/0008_alerts.sql") },
 ];
 
 fn unreachable(url: &str, e: sqlx::Error) -> StoreError {

@@ -339,8 +339,10 @@ impl HostStore for SqlStore {
             }
         }
         insert_samples(&mut tx.conn, self.dialect, tenant, &rows).await?;
+        // Events this batch makes, for the alarm rules.
+        let mut emitted: Vec<(i64, String, String)> = vec![];
         for upd in batch.inventory.iter().filter(|u| fresh(u.seq)) {
-            crate::inventory::apply(&mut tx.conn, tenant, batch.host.0, upd).await?;
+            crate::inventory::apply(&mut tx.conn, tenant, batch.host.0, upd, &mut emitted).await?;
             top = top.max(upd.seq);
         }
         if let Some(c) = batch.checklist.as_ref().filter(|c| fresh(c.seq)) {
@@ -350,8 +352,12 @@ impl HostStore for SqlStore {
         for (seq, events) in batch.events.iter().filter(|(seq, _)| fresh(*seq)) {
             for e in events {
                 insert_event(&mut tx.conn, tenant, batch.host.0, ms(e.at), &e.kind, &e.detail).await?;
+                emitted.push((ms(e.at), e.kind.clone(), e.detail.clone()));
             }
             top = top.max(*seq);
+        }
+        if !emitted.is_empty() {
+            crate::alerts::raise_for_events(&mut tx.conn, tenant, batch.host.0, &emitted).await?;
         }
         if refused > 0 && !batch.sequenced {
             // Pushed samples are taken whole or not at all.

@@ -19,7 +19,13 @@ const KEYS_PER_STATEMENT: usize = 500;
 /// Applies one inventory record of a host. Change events are made only
 /// against a section the server already had: the first report of a section
 /// is its baseline, not a flood of "installed" events.
-pub(crate) async fn apply(conn: &mut AnyConnection, tenant: i64, host: i64, upd: &InventoryUpdate) -> Result<()> {
+pub(crate) async fn apply(
+    conn: &mut AnyConnection,
+    tenant: i64,
+    host: i64,
+    upd: &InventoryUpdate,
+    emitted: &mut Vec<(i64, String, String)>,
+) -> Result<()> {
     let at = ms(upd.at);
     for r in &upd.reports {
         let section = r.section.as_str();
@@ -47,7 +53,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, tenant: i64, host: i64, upd:
             continue;
         }
         let baseline = known.and_then(|k| k.0).is_none();
-        apply_report(conn, tenant, host, at, r, baseline).await?;
+        apply_report(conn, tenant, host, at, r, baseline, emitted).await?;
         sqlx::query(
             "INSERT INTO inventory_sections (tenant_id, host_id, section, updated_at, truncated) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host_id, section) \
@@ -72,6 +78,7 @@ async fn apply_report(
     at: i64,
     r: &SectionReport,
     baseline: bool,
+    emitted: &mut Vec<(i64, String, String)>,
 ) -> Result<()> {
     let section = r.section.as_str();
     let current: HashMap<String, String> =
@@ -163,6 +170,7 @@ async fn apply_report(
     }
     for (kind, detail) in events {
         insert_event(conn, tenant, host, at, kind, &detail).await?;
+        emitted.push((at, kind.to_owned(), detail));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! (row locks, the PostgreSQL scope setting for row-level security, SQLite's
 //! single writer) are decided here by that value.
 
+mod alerts;
 mod audit;
 mod hosts;
 mod inventory;

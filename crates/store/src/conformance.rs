@@ -50,6 +50,7 @@ pub async fn run(store: &dyn Store) {
     hosts_enrol_once_and_ingest_idempotently(store, &a, &b).await;
     hosts_are_listed_approved_and_rolled_up(store, &a, &b).await;
     inventories_keep_state_and_make_change_events(store, &a, &b).await;
+    events_raise_alerts_grouped_per_rule_and_host(store, &a, &b).await;
     audit_chain_holds(store, &provider, &a, &b).await;
     store.ping().await.expect("ping");
     store.integrity_check().await.expect("integrity check");
@@ -483,6 +484,89 @@ async fn inventories_keep_state_and_make_change_events(store: &dyn Store, a: &Te
     assert_eq!((mine.pass, mine.fail, mine.not_applicable, mine.error), (2, 0, 1, 0));
     assert!(store.checklist(&sb, host.id).await.expect("other").is_empty());
     assert!(store.checklist_counts(&sb).await.expect("other").iter().all(|c| c.host != host.id));
+}
+
+async fn events_raise_alerts_grouped_per_rule_and_host(store: &dyn Store, a: &Tenant, b: &Tenant) {
+    use leitstand_domain::alert::{AlertState, RuleKind, Severity};
+    let token =
+        NewEnrollToken { tenant: a.id, token_hash: "enrol-alert".into(), created_at: at(0), expires_at: at(600) };
+    store.create_enroll_token(&token, &draft("host.enroll_token", Some(a.id))).await.expect("token");
+    let new = NewHost { name: "alert-01".into(), os: "Debian 12".into(), public_key: "key-alert".into(), at: at(10) };
+    let host = store.enroll("enrol-alert", &new, &draft("host.enroll", None)).await.expect("enrol");
+    let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
+    let rules = [
+        NewAlertRule {
+            key: Some("user-created".into()),
+            name: "user-created".into(),
+            severity: Severity::Medium,
+            kind: RuleKind::Event { kinds: vec!["user.created".into()] },
+        },
+        NewAlertRule {
+            key: Some("failed-login".into()),
+            name: "failed-login".into(),
+            severity: Severity::Low,
+            kind: RuleKind::Event { kinds: vec!["auth.".into()] },
+        },
+    ];
+    assert_eq!(store.ensure_rules(a.id, &rules, at(0)).await.expect("rules"), 2);
+    assert_eq!(store.ensure_rules(a.id, &rules, at(1)).await.expect("again"), 0, "added once");
+    let stored = store.alert_rules(&sa, a.id).await.expect("rules");
+    assert_eq!(stored.len(), 2);
+    assert!(store.alert_rules(&sb, a.id).await.expect("other").is_empty());
+
+    let event = |seq: u64, at_s: i64, kind: &str| IngestBatch {
+        host: host.id,
+        records: vec![(seq, vec![])],
+        at: at(at_s),
+        sequenced: true,
+        max_series: 100,
+        glance: None,
+        address: None,
+        agent: None,
+        inventory: vec![],
+        events: vec![(seq, vec![NewHostEvent { at: at(at_s), kind: kind.into(), detail: format!("{{\"n\":{seq}}}") }])],
+        checklist: None,
+    };
+    store.ingest(&event(1, 20, "auth.login_failed")).await.expect("one");
+    store.ingest(&event(1, 20, "auth.login_failed")).await.expect("retry counts nothing");
+    store.ingest(&event(2, 30, "auth.login_failed")).await.expect("two");
+    store.ingest(&event(3, 40, "user.created")).await.expect("three");
+    store.ingest(&event(4, 45, "software.installed")).await.expect("no rule");
+    let q = AlertQuery { host: Some(host.id), limit: 50, ..AlertQuery::default() };
+    let alerts = store.alerts(&sa, &q).await.expect("alerts");
+    assert_eq!(
+        alerts.iter().map(|x| (x.severity, x.count, x.state)).collect::<Vec<_>>(),
+        [(Severity::Medium, 1, AlertState::Open), (Severity::Low, 2, AlertState::Open)],
+        "most severe first; repeats counted on one alert"
+    );
+    assert_eq!(alerts[1].detail, "{\"n\":2}", "the newest occurrence's facts");
+    assert!(store.alerts(&sb, &q).await.expect("other").is_empty());
+
+    // Resolved: the next occurrence opens a new alert.
+    let failed = alerts[1].id;
+    let done = store
+        .set_alert_state(&sa, failed, AlertState::Resolved, None, at(50), &draft("alert.resolve", Some(a.id)))
+        .await
+        .expect("resolve");
+    assert_eq!((done.state, done.resolved_at), (AlertState::Resolved, Some(at(50))));
+    assert!(matches!(
+        store.set_alert_state(&sb, failed, AlertState::Open, None, at(51), &draft("alert.open", Some(b.id))).await,
+        Err(StoreError::NotFound)
+    ));
+    store.ingest(&event(5, 60, "auth.invalid_user")).await.expect("again");
+    let open = AlertQuery { states: vec![AlertState::Open], ..q.clone() };
+    let now_open = store.alerts(&sa, &open).await.expect("open");
+    assert_eq!(now_open.len(), 2);
+    assert!(now_open.iter().all(|x| x.id != failed));
+
+    // A rule switched off raises nothing.
+    let rule = stored.iter().find(|r| r.key.as_deref() == Some("user-created")).expect("rule");
+    let off =
+        store.set_rule_flags(&sa, rule.id, false, true, &draft("alert_rule.update", Some(a.id))).await.expect("off");
+    assert!(!off.enabled);
+    store.ingest(&event(6, 70, "user.created")).await.expect("four");
+    let created = store.alerts(&sa, &q).await.expect("alerts");
+    assert_eq!(created.iter().find(|x| x.rule == rule.id).map(|x| x.count), Some(1), "not counted while off");
 }
 
 fn batch_at(host: HostId, seq: u64, samples: Vec<StoredSample>, at_s: i64) -> IngestBatch {

@@ -8,11 +8,13 @@
 //! in the same transaction: if the audit entry cannot be written, the change
 //! does not happen.
 
+mod alerts;
 pub mod conformance;
 mod inventory;
 mod records;
 mod scope;
 
+pub use alerts::*;
 pub use inventory::*;
 pub use leitstand_domain::audit::{AuditDraft, AuditEntry};
 pub use records::*;
@@ -220,6 +222,7 @@ pub trait Store:
     + SettingsStore
     + HostStore
     + InventoryStore
+    + AlertStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -1,0 +1,54 @@
+//! Alarm rules and alerts (issue 6, first part): every tenant has the
+//! default rules; system and change events raise alerts grouped per rule
+//! and host; people move them through the lifecycle, audited.
+
+mod common;
+
+use common::TestApp;
+use leitstand_domain::alert::{AlertAction, AlertState, Severity};
+use leitstand_proto::{Batch, Record, Sequenced, SystemEvent};
+use leitstand_store::AlertQuery;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_raise_one_alert_that_counts_and_can_be_acknowledged() {
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Kunde A").await;
+    let rules = app.services.alert_rules(&admin, tenant).await.expect("rules");
+    assert_eq!(rules.len(), 16, "a new tenant has the default rules");
+    assert_eq!(app.services.ensure_default_rules(tenant).await.expect("again"), 0);
+
+    let (id, _) = app.host(&admin, tenant, "web-01").await;
+    let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
+    let now = app.now().as_millisecond();
+    let invalid = |n: i64| SystemEvent {
+        at_ms: now + n,
+        kind: "auth.invalid_user".into(),
+        service: "sshd".into(),
+        user: format!("admin{n}"),
+        source: "203.0.113.5".into(),
+        ..SystemEvent::default()
+    };
+    let record = Record::Events { events: vec![invalid(1), invalid(2), invalid(3)] };
+    app.services.ingest_batch(&host, Batch::new(vec![Sequenced { seq: 1, record }]), None).await.expect("ingest");
+
+    let alerts = app.services.alerts(&admin, Some(tenant), AlertQuery::default()).await.expect("alerts");
+    assert_eq!(alerts.len(), 1, "grouped per rule and host");
+    let a = &alerts[0];
+    assert_eq!((a.severity, a.count, a.state, a.host), (Severity::Medium, 3, AlertState::Open, Some(host.id)));
+    assert!(a.detail.contains("admin3"), "the newest occurrence: {}", a.detail);
+
+    let acked = app.services.act_on_alert(&admin, a.id, AlertAction::Acknowledge).await.expect("acknowledge");
+    assert_eq!(acked.state, AlertState::Acknowledged);
+    let again = app.services.act_on_alert(&admin, a.id, AlertAction::Acknowledge).await;
+    assert!(again.is_err_and(|e| e.to_string().contains("already acknowledged")));
+    app.user(&admin, tenant, "leser", "customer_member").await;
+    let reader = app.actor("leser").await;
+    assert!(app.services.act_on_alert(&reader, a.id, AlertAction::Resolve).await.is_err(), "members only read");
+    assert_eq!(app.services.alerts(&reader, None, AlertQuery::default()).await.expect("read").len(), 1);
+
+    let filter = leitstand_store::AuditFilter { action: Some("alert.".into()), limit: 10, ..Default::default() };
+    let audit = app.store.audit_entries(&leitstand_store::TenantScope::All, &filter).await.expect("audit");
+    assert_eq!(audit.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["alert.acknowledge"]);
+    assert_eq!(audit[0].target, format!("alert:{}", a.id));
+}
