@@ -10,7 +10,8 @@ use leitstand_server::routes::{self, Kind};
 use serde_json::json;
 
 fn fill(path: &str, w: &World, own: bool) -> String {
-    let (tenant, user, token, host) = if own { (w.a.0, 0, 0, 0) } else { (w.b.0, w.b_user.0, w.b_token_id, w.b_host) };
+    let (tenant, user, token, host, rule, alert) =
+        if own { (w.a.0, 0, 0, 0, 0, 0) } else { (w.b.0, w.b_user.0, w.b_token_id, w.b_host, w.b_rule, w.b_alert) };
     let mut out = path.to_owned();
     for seg in path.split('/').filter(|s| s.starts_with('{')) {
         let v = match seg {
@@ -21,6 +22,8 @@ fn fill(path: &str, w: &World, own: bool) -> String {
             "{file}" => "app.css".into(),
             "{code}" => "nonexistent".into(),
             "{section}" => "software".into(),
+            "{rule}" => rule.to_string(),
+            "{alert}" => alert.to_string(),
             other => panic!("route {path}: the tests do not know the parameter {other}; add it here"),
         };
         out = out.replace(seg, &v);
@@ -50,6 +53,9 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
             json!({})
         }
         ("PUT", "/api/v1/hosts/{host}/interval") => json!({ "interval_secs": 30 }),
+        ("POST", "/api/v1/alerts/{alert}/acknowledge" | "/api/v1/alerts/{alert}/resolve") => json!({}),
+        ("POST", "/api/v1/alerts/{alert}/mute") => json!({ "until": "2099-01-01T00:00:00Z" }),
+        ("PUT", "/api/v1/alert-rules/{rule}") => json!({ "enabled": true, "notify": true }),
         ("PUT", "/api/v1/tenants/{tenant}/host-policy") => json!({ "interval_secs": 30, "require_approval": false }),
         ("POST", "/api/v1/hosts/{host}/metrics") => {
             json!({ "samples": [{ "name": "backup_age_seconds", "value": 1.0 }] })
@@ -252,6 +258,14 @@ async fn lists_show_only_the_callers_tenants() {
     assert!(users.as_array().expect("array").iter().all(|u| u["tenant"] == w.a.0));
     let audit: serde_json::Value = app.get_json(&token, "/api/v1/audit").await;
     assert!(audit["entries"].as_array().expect("array").iter().all(|e| e["tenant"] == w.a.0));
+    let admin = app.token("admin").await;
+    let all_alerts = app.get_json(&admin, "/api/v1/alerts").await;
+    assert!(all_alerts.as_array().expect("array").iter().any(|x| x["tenant"] == w.b.0), "B has an alert");
+    for list in ["/api/v1/alerts", "/api/v1/checklist", "/api/v1/inventory?port=22"] {
+        let seen = app.get_json(&token, list).await;
+        let rows = seen.as_array().cloned().or_else(|| seen["hosts"].as_array().cloned()).unwrap_or_default();
+        assert!(rows.iter().all(|x| x["tenant"] != w.b.0 && x["host"] != w.b_host), "{list}: {seen}");
+    }
     let filtered = app
         .api()
         .get(app.at(&format!("/api/v1/users?tenant={}", w.b.0)))

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: the same use cases as the web pages, for
 //! programs. Each route is in the registry with its permission and types.
 
+mod alerts;
 mod dto;
 pub(crate) mod hosts;
 mod inventory;
@@ -23,6 +24,7 @@ pub fn routes() -> Vec<RouteDef> {
     let mut v = hosts::routes();
     v.extend(live::routes());
     v.extend(inventory::routes());
+    v.extend(alerts::routes());
     v.extend([
         route(M::GET, "/api/v1/openapi.json", P::Public, Kind::Api, "This document.", openapi),
         route(M::GET, "/api/v1/me", P::SignedIn, Kind::Api, "The user the token belongs to.", me).gives::<MeDto>(),

@@ -211,6 +211,8 @@ pub struct World {
     pub b_user: UserId,
     pub b_token_id: i64,
     pub b_host: i64,
+    pub b_rule: i64,
+    pub b_alert: i64,
 }
 
 impl TestApp {
@@ -248,7 +250,21 @@ pub async fn world(app: &TestApp) -> World {
     let tok = app.services.create_api_token(&berta, "b-secret", None).await.expect("token");
     app.host(&admin, a, "a-web-01").await;
     let (b_host, _) = app.host(&admin, b, "b-db-01").await;
-    World { a, b, b_user, b_token_id: tok.info.id.0, b_host }
+    let b_rule = app.services.alert_rules(&admin, b).await.expect("rules")[0].id;
+    // An alert of B: a failed sign-in on its host.
+    let host = app.store.host_for_agent(leitstand_domain::HostId(b_host)).await.expect("host");
+    let failed = leitstand_proto::SystemEvent {
+        at_ms: app.now().as_millisecond(),
+        kind: "auth.login_failed".into(),
+        service: "sshd".into(),
+        user: "root".into(),
+        ..Default::default()
+    };
+    let record = leitstand_proto::Record::Events { events: vec![failed] };
+    let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 1, record }]);
+    app.services.ingest_batch(&host, batch, None).await.expect("event");
+    let b_alert = app.services.alerts(&admin, Some(b), Default::default()).await.expect("alerts")[0].id;
+    World { a, b, b_user, b_token_id: tok.info.id.0, b_host, b_rule, b_alert }
 }
 
 /// Every role with the name of a user who holds it in the fixture.
