@@ -173,6 +173,13 @@ mod tests {
             .chain(crate::web::EVENT_GROUPS.iter().map(|g| format!("label-events-{}", g.trim_end_matches('.'))))
             .chain(leitstand_proto::inventory::Section::ALL.iter().map(|s| format!("tab-{}", s.as_str())))
             .chain(leitstand_proto::checklist::Outcome::ALL.iter().map(|o| format!("label-check-{}", o.as_str())))
+            .chain(leitstand_domain::alert::default_rules().into_iter().map(|r| format!("rule-{}", r.key)))
+            .chain(
+                leitstand_domain::alert::Severity::ALL
+                    .iter()
+                    .flat_map(|s| [format!("severity-{}", s.as_str()), format!("severity-meaning-{}", s.as_str())]),
+            )
+            .chain(leitstand_domain::alert::AlertState::ALL.iter().map(|s| format!("alert-state-{}", s.as_str())))
             .chain(leitstand_proto::inventory::Section::ALL.iter().flat_map(|s| {
                 crate::web::inventory_columns(*s).iter().map(|c| format!("col-{c}")).collect::<Vec<_>>()
             }));

@@ -476,4 +476,28 @@ async fn the_inventory_tabs_show_this_machine_and_its_changes() {
     d.go(&app.at("/app/checklist")).await;
     assert!(d.source().await.contains("Stadtwerke Musterstadt GmbH"));
     d.shot("checklist-scores").await;
+
+    // Sign-ins of a non-existing user raise one alarm; acknowledge it.
+    let invalid = |n: i64| leitstand_proto::SystemEvent {
+        at_ms: now + n,
+        kind: "auth.invalid_user".into(),
+        service: "sshd".into(),
+        user: format!("oracle{n}"),
+        source: "203.0.113.5".into(),
+        method: "password".into(),
+        ..Default::default()
+    };
+    let record = leitstand_proto::Record::Events { events: (1..=4).map(invalid).collect() };
+    let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: next + 2, record }]);
+    app.services.ingest_batch(&host, batch, None).await.expect("events");
+    d.go(&app.at("/app/alerts")).await;
+    let page = d.source().await;
+    assert!(page.contains("Anmeldeversuch eines nicht vorhandenen Benutzers") && page.contains("data-state=\"open\""));
+    d.shot("alerts").await;
+    d.click("#alerts button[value=acknowledge]").await;
+    d.wait_for_url("ok=").await;
+    assert!(d.source().await.contains("data-state=\"acknowledged\""), "acknowledged");
+    d.go(&app.at("/app/alert-rules")).await;
+    assert!(d.source().await.contains("Ein gesperrtes Administratorkonto wurde aktiviert"));
+    d.shot("alert-rules").await;
 }

@@ -60,6 +60,8 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
         ("POST", "/api/v1/hosts/{host}/metrics") => {
             json!({ "samples": [{ "name": "backup_age_seconds", "value": 1.0 }] })
         }
+        ("POST", "/app/alerts/{alert}") => json!({ "action": "acknowledge" }),
+        ("POST", "/app/alert-rules/{rule}") => json!({ "tenant": w.a.0.to_string(), "enabled": "1" }),
         ("POST", p) if p.starts_with("/app/") => json!({}),
         ("DELETE", _) => json!({}),
         _ => return None,

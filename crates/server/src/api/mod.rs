@@ -1,7 +1,7 @@
 //! The JSON API under `/api/v1`: the same use cases as the web pages, for
 //! programs. Each route is in the registry with its permission and types.
 
-mod alerts;
+pub(crate) mod alerts;
 mod dto;
 pub(crate) mod hosts;
 mod inventory;

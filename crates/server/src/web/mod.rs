@@ -3,13 +3,14 @@
 
 mod account;
 mod admin;
+mod alerts;
 mod audit;
 pub(crate) mod checklist;
 mod csv;
 mod deb;
 mod hosts;
 mod install;
-mod inventory;
+pub(crate) mod inventory;
 mod profile;
 
 pub use audit::AuditQuery;
@@ -34,6 +35,7 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(hosts::routes());
     v.extend(inventory::routes());
     v.extend(checklist::routes());
+    v.extend(alerts::routes());
     v.extend(install::routes());
     v.extend(profile::routes());
     v.extend(audit::routes());
@@ -111,9 +113,10 @@ pub async fn page(state: &AppState, ctx: &Ctx, title_key: &str, flash: Option<&s
     if let Some(a) = &ctx.actor {
         user_name = a.user.display_name.clone();
         role_label = tr(lang, &format!("role-{}", a.user.role.as_str().replace('_', "-")));
-        let items: [(&'static str, &str, Permission); 9] = [
+        let items: [(&'static str, &str, Permission); 10] = [
             ("/app", "nav-overview", Permission::SignedIn),
             ("/app/hosts", "nav-hosts", Permission::HostsRead),
+            ("/app/alerts", "nav-alerts", Permission::HostsRead),
             ("/app/inventory", "nav-inventory", Permission::HostsRead),
             ("/app/checklist", "nav-checklist", Permission::HostsRead),
             ("/app/tenants", "nav-tenants", Permission::TenantsRead),
