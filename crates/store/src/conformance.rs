@@ -356,23 +356,11 @@ fn listener(port: u16) -> Item {
 }
 
 async fn inventories_keep_state_and_make_change_events(store: &dyn Store, a: &Tenant, b: &Tenant) {
-    let token = NewEnrollToken { tenant: a.id, token_hash: "enrol-inv".into(), created_at: at(0), expires_at: at(600) };
-    store.create_enroll_token(&token, &draft("host.enroll_token", Some(a.id))).await.expect("token");
-    let new = NewHost { name: "inv-01".into(), os: "Debian 12".into(), public_key: "key-inv".into(), at: at(10) };
-    let host = store.enroll("enrol-inv", &new, &draft("host.enroll", None)).await.expect("enrol");
+    let host = enrolled(store, a, "inv-01").await;
     let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
     let send = |seq: u64, at_s: i64, reports: Vec<SectionReport>| IngestBatch {
-        host: host.id,
-        records: vec![(seq, vec![])],
-        at: at(at_s),
-        sequenced: true,
-        max_series: 100,
-        glance: None,
-        address: None,
-        agent: None,
         inventory: vec![InventoryUpdate { seq, at: at(at_s), reports }],
-        events: vec![],
-        checklist: None,
+        ..bare_batch(host.id, seq, at_s)
     };
     // The first snapshot is the baseline: state, no events.
     let first = send(
@@ -488,11 +476,7 @@ async fn inventories_keep_state_and_make_change_events(store: &dyn Store, a: &Te
 
 async fn events_raise_alerts_grouped_per_rule_and_host(store: &dyn Store, a: &Tenant, b: &Tenant) {
     use leitstand_domain::alert::{AlertState, RuleKind, Severity};
-    let token =
-        NewEnrollToken { tenant: a.id, token_hash: "enrol-alert".into(), created_at: at(0), expires_at: at(600) };
-    store.create_enroll_token(&token, &draft("host.enroll_token", Some(a.id))).await.expect("token");
-    let new = NewHost { name: "alert-01".into(), os: "Debian 12".into(), public_key: "key-alert".into(), at: at(10) };
-    let host = store.enroll("enrol-alert", &new, &draft("host.enroll", None)).await.expect("enrol");
+    let host = enrolled(store, a, "alert-01").await;
     let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
     let rules = [
         NewAlertRule {
@@ -515,17 +499,8 @@ async fn events_raise_alerts_grouped_per_rule_and_host(store: &dyn Store, a: &Te
     assert!(store.alert_rules(&sb, a.id).await.expect("other").is_empty());
 
     let event = |seq: u64, at_s: i64, kind: &str| IngestBatch {
-        host: host.id,
-        records: vec![(seq, vec![])],
-        at: at(at_s),
-        sequenced: true,
-        max_series: 100,
-        glance: None,
-        address: None,
-        agent: None,
-        inventory: vec![],
         events: vec![(seq, vec![NewHostEvent { at: at(at_s), kind: kind.into(), detail: format!("{{\"n\":{seq}}}") }])],
-        checklist: None,
+        ..bare_batch(host.id, seq, at_s)
     };
     store.ingest(&event(1, 20, "auth.login_failed")).await.expect("one");
     store.ingest(&event(1, 20, "auth.login_failed")).await.expect("retry counts nothing");
@@ -567,6 +542,32 @@ async fn events_raise_alerts_grouped_per_rule_and_host(store: &dyn Store, a: &Te
     store.ingest(&event(6, 70, "user.created")).await.expect("four");
     let created = store.alerts(&sa, &q).await.expect("alerts");
     assert_eq!(created.iter().find(|x| x.rule == rule.id).map(|x| x.count), Some(1), "not counted while off");
+}
+
+/// A batch of one record without samples, for records of other kinds.
+fn bare_batch(host: HostId, seq: u64, at_s: i64) -> IngestBatch {
+    IngestBatch {
+        host,
+        records: vec![(seq, vec![])],
+        at: at(at_s),
+        sequenced: true,
+        max_series: 100,
+        glance: None,
+        address: None,
+        agent: None,
+        inventory: vec![],
+        events: vec![],
+        checklist: None,
+    }
+}
+
+/// A host of tenant `t`, enrolled with a token of its own.
+async fn enrolled(store: &dyn Store, t: &Tenant, name: &str) -> Host {
+    let hash = format!("enrol-{name}");
+    let token = NewEnrollToken { tenant: t.id, token_hash: hash.clone(), created_at: at(0), expires_at: at(600) };
+    store.create_enroll_token(&token, &draft("host.enroll_token", Some(t.id))).await.expect("token");
+    let new = NewHost { name: name.into(), os: "Debian 12".into(), public_key: format!("key-{name}"), at: at(10) };
+    store.enroll(&hash, &new, &draft("host.enroll", None)).await.expect("enrol")
 }
 
 fn batch_at(host: HostId, seq: u64, samples: Vec<StoredSample>, at_s: i64) -> IngestBatch {
