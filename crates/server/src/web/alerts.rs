@@ -111,6 +111,7 @@ async fn list(State(s): State<AppState>, ctx: Ctx, Query(f): Query<ListForm>) ->
     let mut rule_names: BTreeMap<i64, String> = BTreeMap::new();
     let tenants: Vec<TenantId> = {
         let mut t: Vec<TenantId> = alerts.iter().map(|x| x.tenant).collect();
+        t.sort_unstable();
         t.dedup();
         t
     };
