@@ -52,3 +52,27 @@ async fn failed_sign_ins_raise_one_alert_that_counts_and_can_be_acknowledged() {
     assert_eq!(audit.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["alert.acknowledge"]);
     assert_eq!(audit[0].target, format!("alert:{}", a.id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_host_raises_a_host_down_alarm_that_resolves_when_it_is_heard() {
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Kunde A").await;
+    let (id, _) = app.host(&admin, tenant, "db-01").await;
+    let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
+    let heartbeat = |seq: u64| {
+        let record = Record::Heartbeat { at_ms: app.now().as_millisecond() };
+        Batch::new(vec![Sequenced { seq, record }])
+    };
+    app.services.ingest_batch(&host, heartbeat(1), None).await.expect("heard");
+    app.clock.advance(jiff::SignedDuration::from_secs(120));
+    assert_eq!(app.services.sweep_hosts().await.expect("sweep").len(), 1, "down");
+    let alerts = app.services.alerts(&admin, Some(tenant), AlertQuery::default()).await.expect("alerts");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!((alerts[0].severity, alerts[0].state), (Severity::High, AlertState::Open));
+    app.services.ingest_batch(&host, heartbeat(2), None).await.expect("heard again");
+    let q = AlertQuery { states: vec![AlertState::Resolved], ..AlertQuery::default() };
+    let resolved = app.services.alerts(&admin, Some(tenant), q).await.expect("alerts");
+    assert_eq!(resolved.len(), 1, "resolved when heard");
+    assert!(resolved[0].resolved_at.is_some());
+}

@@ -120,6 +120,24 @@ pub(crate) async fn raise_for_events(
     Ok(())
 }
 
+/// A host is heard again: its host-down alert resolves by itself.
+pub(crate) async fn resolve_host_down(conn: &mut AnyConnection, tenant: i64, host: i64, at: i64) -> Result<()> {
+    let host_down = serde_json::to_string(&leitstand_domain::alert::RuleKind::HostDown)
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    sqlx::query(
+        "UPDATE alerts SET state = 'resolved', resolved_at = $1 WHERE host_id = $2 AND state <> 'resolved' \
+         AND rule_id IN (SELECT id FROM alert_rules WHERE tenant_id = $3 AND kind = $4)",
+    )
+    .bind(at)
+    .bind(host)
+    .bind(tenant)
+    .bind(host_down)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 async fn alert_in(conn: &mut AnyConnection, scope: &TenantScope, id: i64) -> Result<Alert> {
     let row: AlertRow =
         sqlx::query_as(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1{}", scope_sql("tenant_id", scope)))

@@ -412,6 +412,7 @@ impl HostStore for SqlStore {
             let silent = (ms(batch.at) - since).max(0) / 1000;
             let detail = format!("{{\"down_for_seconds\":{silent}}}");
             insert_event(&mut tx.conn, tenant, batch.host.0, ms(batch.at), "host.up", &detail).await?;
+            crate::alerts::resolve_host_down(&mut tx.conn, tenant, batch.host.0, ms(batch.at)).await?;
         }
         tx.finish().await?;
         if let Ok(mut cache) = self.series_cache.lock() {
@@ -439,6 +440,13 @@ impl HostStore for SqlStore {
         for (host, tenant, last_seen) in marked {
             let detail = format!("{{\"last_seen\":\"{}\"}}", ts(last_seen));
             insert_event(&mut tx.conn, tenant, host, ms(at), "host.down", &detail).await?;
+            crate::alerts::raise_for_events(
+                &mut tx.conn,
+                tenant,
+                host,
+                &[(ms(at), "host.down".into(), detail.clone())],
+            )
+            .await?;
             events.push(HostEvent {
                 host: HostId(host),
                 tenant: TenantId(tenant),
