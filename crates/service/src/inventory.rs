@@ -48,13 +48,7 @@ pub(crate) fn checked(seq: u64, at_ms: i64, mut reports: Vec<SectionReport>) -> 
             )));
         }
         if let Some(e) = &mut r.error {
-            if e.len() > MAX_ERROR {
-                let mut cut = MAX_ERROR;
-                while !e.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                e.truncate(cut);
-            }
+            truncate_text(e, MAX_ERROR);
         }
     }
     Ok(InventoryUpdate { seq, at, reports })
@@ -118,16 +112,21 @@ pub(crate) fn checked_checklist(seq: u64, at_ms: i64, results: Vec<CheckResult>)
             return Err(bad(format!("check id {:?} is empty, too long or repeated", r.id)));
         }
         let mut evidence = r.evidence;
-        if evidence.len() > MAX_EVIDENCE {
-            let mut cut = MAX_EVIDENCE;
-            while !evidence.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            evidence.truncate(cut);
-        }
+        truncate_text(&mut evidence, MAX_EVIDENCE);
         out.push(StoredCheck { id: r.id, result: r.result.as_str().into(), evidence, checked_at: at });
     }
     Ok(ChecklistUpdate { seq, at, results: out })
+}
+
+/// Cuts `text` to at most `max` bytes, at a character boundary.
+fn truncate_text(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
 }
 
 fn json_len(i: &Item) -> usize {

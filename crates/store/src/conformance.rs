@@ -360,7 +360,7 @@ async fn inventories_keep_state_and_make_change_events(store: &dyn Store, a: &Te
     let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
     let send = |seq: u64, at_s: i64, reports: Vec<SectionReport>| IngestBatch {
         inventory: vec![InventoryUpdate { seq, at: at(at_s), reports }],
-        ..bare_batch(host.id, seq, at_s)
+        ..batch_at(host.id, seq, vec![], at_s)
     };
     // The first snapshot is the baseline: state, no events.
     let first = send(
@@ -500,7 +500,7 @@ async fn events_raise_alerts_grouped_per_rule_and_host(store: &dyn Store, a: &Te
 
     let event = |seq: u64, at_s: i64, kind: &str| IngestBatch {
         events: vec![(seq, vec![NewHostEvent { at: at(at_s), kind: kind.into(), detail: format!("{{\"n\":{seq}}}") }])],
-        ..bare_batch(host.id, seq, at_s)
+        ..batch_at(host.id, seq, vec![], at_s)
     };
     store.ingest(&event(1, 20, "auth.login_failed")).await.expect("one");
     store.ingest(&event(1, 20, "auth.login_failed")).await.expect("retry counts nothing");
@@ -542,23 +542,6 @@ async fn events_raise_alerts_grouped_per_rule_and_host(store: &dyn Store, a: &Te
     store.ingest(&event(6, 70, "user.created")).await.expect("four");
     let created = store.alerts(&sa, &q).await.expect("alerts");
     assert_eq!(created.iter().find(|x| x.rule == rule.id).map(|x| x.count), Some(1), "not counted while off");
-}
-
-/// A batch of one record without samples, for records of other kinds.
-fn bare_batch(host: HostId, seq: u64, at_s: i64) -> IngestBatch {
-    IngestBatch {
-        host,
-        records: vec![(seq, vec![])],
-        at: at(at_s),
-        sequenced: true,
-        max_series: 100,
-        glance: None,
-        address: None,
-        agent: None,
-        inventory: vec![],
-        events: vec![],
-        checklist: None,
-    }
 }
 
 /// A host of tenant `t`, enrolled with a token of its own.
