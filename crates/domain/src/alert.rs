@@ -196,6 +196,50 @@ impl Tracker {
     }
 }
 
+/// The enabled threshold rules of a tenant, indexed by metric name, so a
+/// sample costs one hash lookup however many rules there are.
+#[derive(Debug, Default)]
+pub struct Evaluator {
+    by_metric: std::collections::HashMap<String, Vec<(i64, RuleKind)>>,
+}
+
+impl Evaluator {
+    /// Takes `(rule id, kind)` pairs; kinds other than thresholds are left out.
+    pub fn new(rules: impl IntoIterator<Item = (i64, RuleKind)>) -> Self {
+        let mut by_metric: std::collections::HashMap<String, Vec<(i64, RuleKind)>> = Default::default();
+        for (id, kind) in rules {
+            if let RuleKind::Threshold { metric, .. } = &kind {
+                by_metric.entry(metric.clone()).or_default().push((id, kind));
+            }
+        }
+        Self { by_metric }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_metric.is_empty()
+    }
+
+    /// Whether any rule watches this metric (checked before the labels are read).
+    pub fn watches(&self, metric: &str) -> bool {
+        self.by_metric.contains_key(metric)
+    }
+
+    /// The rules that watch a series: same metric, and every label of the
+    /// rule's filter present with the same value.
+    pub fn matching<'a>(
+        &'a self,
+        metric: &str,
+        labels: &'a std::collections::BTreeMap<String, String>,
+    ) -> impl Iterator<Item = (i64, &'a RuleKind)> + 'a {
+        self.by_metric.get(metric).into_iter().flatten().filter_map(move |(id, kind)| match kind {
+            RuleKind::Threshold { labels: want, .. } if want.iter().all(|(k, v)| labels.get(k) == Some(v)) => {
+                Some((*id, kind))
+            }
+            _ => None,
+        })
+    }
+}
+
 /// Where an alert stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -265,6 +309,10 @@ pub fn next_state(
     }
 }
 
+/// Rules whose alerts mean danger is imminent (ALARM-4): the provider may
+/// act at once, without waiting for the customer.
+pub const IMMINENT: [&str; 3] = ["disk-full", "database-oom-killed", "certificate-renewal-failed"];
+
 /// A rule every tenant starts with; the customer may change or switch it off.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DefaultRule {
@@ -274,7 +322,8 @@ pub struct DefaultRule {
     pub kind: RuleKind,
 }
 
-/// The twelve default alarms of ALARM-1 and the thresholds of ALARM-2.
+/// The twelve default alarms of ALARM-1, the thresholds of ALARM-2 (CPU on
+/// the machine's total, every file system) and the imminent dangers of ALARM-4.
 pub fn default_rules() -> Vec<DefaultRule> {
     let event = |key, severity, kinds: &[&str]| DefaultRule {
         key,
@@ -286,7 +335,11 @@ pub fn default_rules() -> Vec<DefaultRule> {
         severity,
         kind: RuleKind::Threshold {
             metric: metric.into(),
-            labels: Default::default(),
+            labels: if metric == "cpu_usage_percent" {
+                [("cpu".to_owned(), "total".to_owned())].into()
+            } else {
+                Default::default()
+            },
             direction: Direction::Above,
             value,
             for_secs,
@@ -317,6 +370,9 @@ pub fn default_rules() -> Vec<DefaultRule> {
         threshold("cpu-high", Severity::Medium, "cpu_usage_percent", 90.0, 80.0, 600),
         threshold("ram-high", Severity::Medium, "mem_used_percent", 90.0, 85.0, 600),
         threshold("disk-high", Severity::High, "fs_used_percent", 90.0, 85.0, 300),
+        threshold("disk-full", Severity::Critical, "fs_used_percent", 99.5, 95.0, 0),
+        event("database-oom-killed", Severity::Critical, &["oom.database_killed"]),
+        event("certificate-renewal-failed", Severity::High, &["cert.renewal_failed"]),
         DefaultRule { key: "host-down", severity: Severity::High, kind: RuleKind::HostDown },
     ]
 }
@@ -411,6 +467,27 @@ mod tests {
     }
 
     #[test]
+    fn the_evaluator_finds_rules_by_metric_and_label_filter() {
+        let root = disk();
+        let any_fs = RuleKind::Threshold {
+            metric: "fs_used_percent".into(),
+            labels: Default::default(),
+            direction: Direction::Above,
+            value: 99.0,
+            for_secs: 0,
+            recover: 95.0,
+        };
+        let ev = Evaluator::new([(1, root), (2, any_fs), (3, RuleKind::HostDown)]);
+        let labels = |m: &str| [("mount".to_owned(), m.to_owned())].into();
+        let ids = |m: &str| ev.matching("fs_used_percent", &labels(m)).map(|(id, _)| id).collect::<Vec<_>>();
+        let root_labels: std::collections::BTreeMap<String, String> = labels("/");
+        assert_eq!(ids("/"), vec![1, 2]);
+        assert_eq!(ids("/var"), vec![2]);
+        assert_eq!(ev.matching("cpu_usage_percent", &root_labels).count(), 0);
+        assert!(ev.watches("fs_used_percent") && !ev.watches("load1"));
+    }
+
+    #[test]
     fn the_alert_lifecycle() {
         use AlertAction as A;
         use AlertState as S;
@@ -427,11 +504,17 @@ mod tests {
     }
 
     #[test]
-    fn the_defaults_are_the_twelve_alarms_and_four_thresholds_all_valid() {
+    fn the_defaults_are_the_twelve_alarms_four_thresholds_and_three_dangers_all_valid() {
         let d = default_rules();
-        assert_eq!(d.len(), 16);
+        assert_eq!(d.len(), 19);
+        for key in IMMINENT {
+            assert!(d.iter().any(|r| r.key == key), "{key}");
+        }
         assert_eq!(
-            d.iter().filter(|r| matches!(r.kind, RuleKind::Event { .. } | RuleKind::Pending { .. })).count(),
+            d.iter()
+                .filter(|r| !IMMINENT.contains(&r.key))
+                .filter(|r| matches!(r.kind, RuleKind::Event { .. } | RuleKind::Pending { .. }))
+                .count(),
             12
         );
         for r in &d {

@@ -10,6 +10,7 @@ pub mod host;
 pub mod ids;
 pub mod lang;
 pub mod names;
+pub mod notify;
 pub mod permission;
 pub mod plan;
 pub mod role;

@@ -58,7 +58,7 @@ pub enum Record {
 }
 
 /// Kinds of [`SystemEvent`].
-pub const SYSTEM_EVENT_KINDS: [&str; 8] = [
+pub const SYSTEM_EVENT_KINDS: [&str; 11] = [
     "auth.login",
     "auth.login_failed",
     "auth.invalid_user",
@@ -67,6 +67,9 @@ pub const SYSTEM_EVENT_KINDS: [&str; 8] = [
     "auth.sudo",
     "auth.sudo_failed",
     "auth.sudo_denied",
+    "oom.killed",
+    "oom.database_killed",
+    "cert.renewal_failed",
 ];
 
 /// A sign-in, su or sudo read from the journal or the auth log, typed.

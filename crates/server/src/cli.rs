@@ -335,6 +335,8 @@ async fn run_server(config: Config) -> anyhow::Result<ExitCode> {
     let base = config.base_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
     let backend = services.store().backend();
     crate::app::spawn_workers(services.clone());
+    let notifier = crate::notify::Notifier::new(services.clone(), &config).context("notification settings")?;
+    crate::notify::spawn(Arc::new(notifier));
     let mut state = AppState::new(services, config.clone());
     state.tls = tls.as_ref().map(|t| t.info.clone());
     tracing::info!(%addr, backend, ms = started.elapsed().as_millis() as u64, "ready");

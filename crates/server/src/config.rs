@@ -58,6 +58,61 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// Private key (PEM) for `tls = "files"`.
     pub tls_key: Option<PathBuf>,
+    /// The mail server alarms are sent through; none: no e-mail.
+    pub smtp: Option<SmtpConfig>,
+    /// The HTTP gateway text messages are sent through; none: no SMS.
+    pub sms: Option<SmsConfig>,
+}
+
+/// `[smtp]`: where alarm mails go out.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit TLS) or `none` (only on a
+    /// trusted network, e.g. a relay on the same machine).
+    #[serde(default = "default_security")]
+    pub security: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Sender, e.g. `Leitstand <alarm@provider.example>`.
+    pub from: String,
+    /// Extra CA certificate (PEM) to trust, for a relay with a private CA.
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_security() -> String {
+    "starttls".into()
+}
+
+/// `[sms]`: an HTTP gateway. `body` may use `{to}` and `{text}` (escaped
+/// to suit `content_type`: JSON strings or form values).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    pub url: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default = "default_sms_body")]
+    pub body: String,
+    #[serde(default = "default_content_type")]
+    pub content_type: String,
+    /// Value of the `Authorization` header, e.g. `Bearer …` or `Basic …`.
+    pub authorization: Option<String>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+fn default_sms_body() -> String {
+    r#"{"to":"{to}","text":"{text}"}"#.into()
+}
+
+fn default_content_type() -> String {
+    "application/json".into()
 }
 
 impl std::fmt::Debug for Config {
@@ -72,6 +127,8 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("smtp", &self.smtp.as_ref().map(|m| format!("{}:{:?} ({})", m.host, m.port, m.security)))
+            .field("sms", &self.sms.as_ref().map(|s| s.url.split('?').next().unwrap_or_default().to_owned()))
             .finish()
     }
 }
@@ -100,6 +157,8 @@ impl Default for Config {
             agent_upgrades: true,
             tls_cert: None,
             tls_key: None,
+            smtp: None,
+            sms: None,
         }
     }
 }
@@ -172,6 +231,32 @@ impl Config {
         }
         if let Some(v) = get("LEITSTAND_TLS_KEY") {
             self.tls_key = Some(v.into());
+        }
+        if let Some(host) = get("LEITSTAND_SMTP_HOST") {
+            let from = get("LEITSTAND_SMTP_FROM")
+                .ok_or_else(|| ConfigError::Env("LEITSTAND_SMTP_FROM", "needed with LEITSTAND_SMTP_HOST".into()))?;
+            let port = match get("LEITSTAND_SMTP_PORT") {
+                Some(p) => Some(p.parse().map_err(|e| ConfigError::Env("LEITSTAND_SMTP_PORT", format!("{e}")))?),
+                None => None,
+            };
+            self.smtp = Some(SmtpConfig {
+                host,
+                port,
+                security: get("LEITSTAND_SMTP_SECURITY").unwrap_or_else(default_security),
+                username: get("LEITSTAND_SMTP_USERNAME"),
+                password: get("LEITSTAND_SMTP_PASSWORD"),
+                from,
+                ca_file: get("LEITSTAND_SMTP_CA_FILE").map(Into::into),
+            });
+        }
+        if let Some(url) = get("LEITSTAND_SMS_URL") {
+            self.sms = Some(SmsConfig {
+                url,
+                method: get("LEITSTAND_SMS_METHOD").unwrap_or_else(default_method),
+                body: get("LEITSTAND_SMS_BODY").unwrap_or_else(default_sms_body),
+                content_type: get("LEITSTAND_SMS_CONTENT_TYPE").unwrap_or_else(default_content_type),
+                authorization: get("LEITSTAND_SMS_AUTHORIZATION"),
+            });
         }
         if let Some(v) = get("LEITSTAND_TRUST_FORWARDED_FOR") {
             self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");

@@ -120,7 +120,7 @@ mod tests {
     fn every_key_used_in_templates_and_code_exists() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/");
         let mut sources = vec![];
-        for sub in ["templates", "src", "src/web", "src/api"] {
+        for sub in ["templates", "src", "src/web", "src/api", "src/notify"] {
             for e in std::fs::read_dir(format!("{dir}{sub}")).unwrap().flatten() {
                 if e.path().is_file() {
                     sources.push(std::fs::read_to_string(e.path()).unwrap());
@@ -137,7 +137,7 @@ mod tests {
                         && !piece.ends_with('-')
                         && [
                             "nav-", "error-", "page-", "label-", "action-", "msg-", "role-", "plan-", "soc-", "help-",
-                            "tab-", "col-",
+                            "tab-", "col-", "mail-", "sms-",
                         ]
                         .iter()
                         .any(|p| piece.starts_with(p));
@@ -180,6 +180,44 @@ mod tests {
                     .flat_map(|s| [format!("severity-{}", s.as_str()), format!("severity-meaning-{}", s.as_str())]),
             )
             .chain(leitstand_domain::alert::AlertState::ALL.iter().map(|s| format!("alert-state-{}", s.as_str())))
+            .chain(leitstand_domain::notify::Channel::ALL.iter().map(|c| format!("label-channel-{}", c.as_str())))
+            .chain(["pending", "sent", "failed"].iter().map(|s| format!("label-delivery-{s}")))
+            .chain(
+                [
+                    "contact-name",
+                    "channel",
+                    "language",
+                    "severity",
+                    "level",
+                    "rules",
+                    "phone",
+                    "webhook-url",
+                    "note-text",
+                ]
+                .iter()
+                .map(|k| format!("error-{k}")),
+            )
+            .chain(["unanswered", "imminent"].iter().map(|s| format!("label-flag-{s}")))
+            .chain(
+                [
+                    "opened",
+                    "acknowledged",
+                    "muted",
+                    "resolved",
+                    "reopened",
+                    "comment",
+                    "assigned",
+                    "flagged",
+                    "provider-action",
+                    "notified",
+                    "notify-failed",
+                    "escalated",
+                    "quiet-hours",
+                    "notify-off",
+                ]
+                .iter()
+                .map(|k| format!("label-note-{k}")),
+            )
             .chain(leitstand_proto::inventory::Section::ALL.iter().flat_map(|s| {
                 crate::web::inventory_columns(*s).iter().map(|c| format!("col-{c}")).collect::<Vec<_>>()
             }));

@@ -8,6 +8,7 @@ pub mod config;
 pub mod http;
 pub mod i18n;
 pub mod metrics;
+pub mod notify;
 pub mod openapi;
 pub mod ops;
 pub mod routes;

@@ -50,6 +50,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("uplot-1.6.32.min.js", "text/javascript; charset=utf-8", include_bytes!("../assets/vendor/uplot-1.6.32.min.js")),
     ("uplot-1.6.32.min.css", "text/css; charset=utf-8", include_bytes!("../assets/vendor/uplot-1.6.32.min.css")),
     ("charts.js", "text/javascript; charset=utf-8", include_bytes!("../assets/charts.js")),
+    ("dashboard.js", "text/javascript; charset=utf-8", include_bytes!("../assets/dashboard.js")),
 ];
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "agent_build", sql: include_str!("../migrations/0006_agent_build.sql") },
     Migration { version: 7, name: "inventory", sql: include_str!("../migrations/0007_inventory.sql") },
     Migration { version: 8, name: "alerts", sql: include_str!("../migrations/0008_alerts.sql") },
+    Migration { version: 9, name: "notify", sql: include_str!("../migrations/0009_notify.sql") },
 ];
 
 fn unreachable(url: &str, e: sqlx::Error) -> StoreError {

@@ -339,6 +339,13 @@ impl HostStore for SqlStore {
             }
         }
         insert_samples(&mut tx.conn, self.dialect, tenant, &rows).await?;
+        let mut fresh_samples: Vec<&StoredSample> = vec![];
+        for (seq, samples) in &batch.records {
+            if fresh(*seq) {
+                fresh_samples.extend(samples);
+            }
+        }
+        crate::alerts::evaluate_thresholds(&mut tx.conn, tenant, batch.host.0, &fresh_samples).await?;
         // Events this batch makes, for the alarm rules.
         let mut emitted: Vec<(i64, String, String)> = vec![];
         for upd in batch.inventory.iter().filter(|u| fresh(u.seq)) {

@@ -11,6 +11,7 @@ mod audit;
 mod hosts;
 mod inventory;
 mod migrate;
+mod notify;
 mod rows;
 mod tenants;
 mod tokens;

@@ -484,12 +484,14 @@ async fn events_raise_alerts_grouped_per_rule_and_host(store: &dyn Store, a: &Te
             name: "user-created".into(),
             severity: Severity::Medium,
             kind: RuleKind::Event { kinds: vec!["user.created".into()] },
+            imminent: false,
         },
         NewAlertRule {
             key: Some("failed-login".into()),
             name: "failed-login".into(),
             severity: Severity::Low,
             kind: RuleKind::Event { kinds: vec!["auth.".into()] },
+            imminent: false,
         },
     ];
     assert_eq!(store.ensure_rules(a.id, &rules, at(0)).await.expect("rules"), 2);

@@ -11,12 +11,14 @@
 mod alerts;
 pub mod conformance;
 mod inventory;
+mod notify;
 mod records;
 mod scope;
 
 pub use alerts::*;
 pub use inventory::*;
 pub use leitstand_domain::audit::{AuditDraft, AuditEntry};
+pub use notify::*;
 pub use records::*;
 pub use scope::TenantScope;
 
@@ -223,6 +225,7 @@ pub trait Store:
     + HostStore
     + InventoryStore
     + AlertStore
+    + NotifyStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -1,4 +1,5 @@
-//! Security-relevant system events (RISK-2): sign-ins, su and sudo, read
+//! Security-relevant system events (RISK-2): sign-ins, su and sudo, and the
+//! dangers of ALARM-4 (the OOM killer, failed certificate renewals), read
 //! from the systemd journal (through `journalctl`, whose files are not a
 //! format to read by hand) or, where there is no journal, from
 //! `/var/log/auth.log` or `/var/log/secure`.
@@ -24,7 +25,7 @@ pub const MAX_PER_RUN: usize = 5_000;
 /// How far back the first run looks.
 const FIRST_LOOK_BACK_MS: i64 = 24 * 3600 * 1000;
 const NAME: &str = "events";
-const IDENTIFIERS: [&str; 5] = ["sshd", "sshd-session", "sudo", "su", "login"];
+const IDENTIFIERS: [&str; 8] = ["sshd", "sshd-session", "sudo", "su", "login", "kernel", "systemd", "certbot"];
 const AUTH_LOGS: [&str; 2] = ["var/log/auth.log", "var/log/secure"];
 
 /// Where reading stopped.

@@ -1,4 +1,5 @@
-//! Messages of sshd, login, su and sudo turned into typed events. The
+//! Messages of sshd, login, su and sudo, of the kernel's OOM killer and of
+//! failed certificate renewals turned into typed events. The
 //! same parser serves the journal and the auth log: it sees the program
 //! name and the message text.
 
@@ -33,6 +34,8 @@ pub fn parse(program: &str, message: &str) -> Option<SystemEvent> {
         "sudo" => sudo(m),
         "su" => su(m),
         "login" => login(m),
+        "kernel" => kernel(m),
+        "systemd" | "certbot" => certificate_renewal(program, m),
         _ => None,
     }
 }
@@ -147,9 +150,77 @@ fn login(m: &str) -> Option<SystemEvent> {
     None
 }
 
+/// Processes whose loss stops a database (ALARM-4: imminent danger).
+const DATABASES: [&str; 10] = [
+    "postgres",
+    "postmaster",
+    "mysqld",
+    "mariadbd",
+    "mongod",
+    "redis-server",
+    "valkey-server",
+    "influxd",
+    "clickhouse-serv",
+    "clickhouse-server",
+];
+
+fn kernel(m: &str) -> Option<SystemEvent> {
+    // "Out of memory: Killed process 4242 (postgres) total-vm:… anon-rss:…"
+    let rest =
+        m.strip_prefix("Out of memory: Killed process ").or_else(|| m.split_once(": Killed process ").map(|x| x.1))?;
+    let name = rest.split_once('(')?.1.split_once(')')?.0;
+    let database = DATABASES.contains(&name);
+    let mut e = event(if database { "oom.database_killed" } else { "oom.killed" }, "kernel");
+    e.target = name.to_owned();
+    e.command = rest.split_whitespace().next().unwrap_or_default().to_owned();
+    Some(e)
+}
+
+fn certificate_renewal(program: &str, m: &str) -> Option<SystemEvent> {
+    // systemd: "certbot.service: Failed with result 'exit-code'."
+    // certbot: "Failed to renew certificate example.org with error: …"
+    let unit = m.split_once(".service: Failed with result").map(|x| x.0);
+    let failed = match program {
+        "systemd" => {
+            unit.is_some_and(|u| u.starts_with("certbot") || u.contains("acme") || u.starts_with("dehydrated"))
+        }
+        _ => m.starts_with("Failed to renew certificate") || m.contains("renewal failure"),
+    };
+    if !failed {
+        return None;
+    }
+    let mut e = event("cert.renewal_failed", program);
+    e.target = match unit {
+        Some(u) => u.to_owned(),
+        None => word_after(m, "certificate ").unwrap_or_default().to_owned(),
+    };
+    Some(e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_oom_killer_and_failed_certificate_renewals_are_events() {
+        let e = parse(
+            "kernel",
+            "Out of memory: Killed process 4242 (postgres) total-vm:8123456kB, anon-rss:7000000kB, file-rss:0kB",
+        )
+        .expect("oom");
+        assert_eq!(
+            (e.kind.as_str(), e.target.as_str(), e.command.as_str()),
+            ("oom.database_killed", "postgres", "4242")
+        );
+        let e = parse("kernel", "Out of memory: Killed process 77 (chrome) total-vm:1kB").expect("oom");
+        assert_eq!(e.kind, "oom.killed");
+        assert!(parse("kernel", "usb 1-1: new high-speed USB device").is_none());
+        let e = parse("systemd", "certbot.service: Failed with result 'exit-code'.").expect("cert");
+        assert_eq!((e.kind.as_str(), e.target.as_str()), ("cert.renewal_failed", "certbot"));
+        assert!(parse("systemd", "nginx.service: Failed with result 'exit-code'.").is_none());
+        let e = parse("certbot", "Failed to renew certificate example.org with error: timeout").expect("cert");
+        assert_eq!(e.target, "example.org");
+    }
 
     fn kind_user(program: &str, m: &str) -> (String, String) {
         let e = parse(program, m).unwrap_or_else(|| panic!("no event: {m}"));

@@ -8,9 +8,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::Json;
 use leitstand_domain::alert::{AlertAction, AlertState, RuleKind, Severity};
-use leitstand_domain::{HostId, Permission as P, TenantId};
-use leitstand_service::ServiceError;
-use leitstand_store::{Alert, AlertQuery, AlertRule};
+use leitstand_domain::{HostId, Permission as P, TenantId, UserId};
+use leitstand_service::{RuleInput, ServiceError};
+use leitstand_store::{Alert, AlertNote, AlertQuery, AlertRule};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,65 @@ pub fn routes() -> Vec<RouteDef> {
         )
         .takes::<RuleFlagsDto>()
         .gives::<RuleDto>(),
+        route(
+            M::POST,
+            "/api/v1/tenants/{tenant}/alert-rules",
+            P::HostsManage,
+            Kind::Api,
+            "Add a rule: a threshold on any metric, host down, or event kinds; refused with the reason when it cannot work.",
+            create_rule,
+        )
+        .takes::<RuleInputDto>()
+        .gives::<RuleDto>(),
+        route(
+            M::PUT,
+            "/api/v1/alert-rules/{rule}/definition",
+            P::HostsManage,
+            Kind::Api,
+            "Change what a rule watches, its name and severity.",
+            update_rule,
+        )
+        .takes::<RuleInputDto>()
+        .gives::<RuleDto>(),
+        route(
+            M::GET,
+            "/api/v1/alerts/{alert}",
+            P::HostsRead,
+            Kind::Api,
+            "An alert with its timeline and the notifications sent about it.",
+            detail,
+        )
+        .gives::<AlertDetailDto>(),
+        route(
+            M::POST,
+            "/api/v1/alerts/{alert}/comments",
+            P::HostsRead,
+            Kind::Api,
+            "Write a comment on an alert's timeline.",
+            comment,
+        )
+        .takes::<NoteDto>()
+        .gives::<NoteOutDto>(),
+        route(
+            M::POST,
+            "/api/v1/alerts/{alert}/provider-actions",
+            P::HostsManage,
+            Kind::Api,
+            "Record what the provider did about an alert (ALARM-4; staff only).",
+            provider_action,
+        )
+        .takes::<NoteDto>()
+        .gives::<NoteOutDto>(),
+        route(
+            M::PUT,
+            "/api/v1/alerts/{alert}/assignee",
+            P::HostsManage,
+            Kind::Api,
+            "Give an alert to a user of its tenant or to staff (null: nobody).",
+            assign,
+        )
+        .takes::<AssignDto>()
+        .gives::<AlertDto>(),
     ]
 }
 
@@ -88,6 +147,12 @@ pub struct AlertDto {
     pub notify: bool,
     /// Facts of the newest occurrence.
     pub detail: serde_json::Value,
+    pub assignee: Option<i64>,
+    /// `unanswered` (past the deadline) or `imminent` (danger): waits for provider action.
+    pub flag: Option<String>,
+    pub flagged_at: Option<String>,
+    pub host_name: Option<String>,
+    pub rule_name: String,
 }
 
 impl From<Alert> for AlertDto {
@@ -106,6 +171,11 @@ impl From<Alert> for AlertDto {
             resolved_at: a.resolved_at.map(|t| t.to_string()),
             notify: a.notify,
             detail: serde_json::from_str(&a.detail).unwrap_or_default(),
+            assignee: a.assignee.map(|u| u.0),
+            flag: a.flag.map(|f| f.as_str().to_owned()),
+            flagged_at: a.flagged_at.map(|t| t.to_string()),
+            host_name: a.host_name,
+            rule_name: a.rule_key.unwrap_or(a.rule_name),
         }
     }
 }
@@ -116,6 +186,9 @@ struct ListQuery {
     host: Option<i64>,
     state: Option<String>,
     severity: Option<String>,
+    #[serde(default)]
+    flagged: bool,
+    rule: Option<i64>,
 }
 
 /// `open,acknowledged` → states; an unknown one is an error that names it.
@@ -146,7 +219,10 @@ async fn list(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -
         host: q.host.map(HostId),
         states: parse_states(q.state.as_deref())?,
         min_severity: parse_severity(q.severity.as_deref())?,
+        flagged: q.flagged,
+        rule: q.rule,
         limit: 0,
+        ..AlertQuery::default()
     };
     let list = s.services.alerts(ctx.actor()?, q.tenant.map(TenantId), query).await?;
     Ok(Json(list.into_iter().map(AlertDto::from).collect()))
@@ -192,6 +268,8 @@ pub struct RuleDto {
     pub rule: RuleKind,
     pub enabled: bool,
     pub notify: bool,
+    /// Its alerts mean imminent danger (ALARM-4).
+    pub imminent: bool,
 }
 
 impl From<AlertRule> for RuleDto {
@@ -205,6 +283,7 @@ impl From<AlertRule> for RuleDto {
             rule: r.kind,
             enabled: r.enabled,
             notify: r.notify,
+            imminent: r.imminent,
         }
     }
 }
@@ -229,4 +308,108 @@ async fn set_rule(
     ApiJson(f): ApiJson<RuleFlagsDto>,
 ) -> ApiResult<RuleDto> {
     Ok(Json(s.services.set_rule_flags(ctx.actor()?, id, f.enabled, f.notify).await?.into()))
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct RuleInputDto {
+    pub name: String,
+    pub severity: Severity,
+    /// What the rule watches, e.g. `{"kind":"threshold","metric":"fs_used_percent","labels":{"mount":"/"},
+    /// "direction":"above","value":90,"for_secs":300,"recover":85}`.
+    pub rule: RuleKind,
+    #[serde(default)]
+    pub imminent: bool,
+}
+
+impl From<RuleInputDto> for RuleInput {
+    fn from(r: RuleInputDto) -> Self {
+        RuleInput { name: r.name, severity: r.severity, kind: r.rule, imminent: r.imminent }
+    }
+}
+
+async fn create_rule(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(tenant): Path<i64>,
+    ApiJson(r): ApiJson<RuleInputDto>,
+) -> ApiResult<RuleDto> {
+    Ok(Json(s.services.create_rule(ctx.actor()?, TenantId(tenant), r.into()).await?.into()))
+}
+
+async fn update_rule(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    ApiJson(r): ApiJson<RuleInputDto>,
+) -> ApiResult<RuleDto> {
+    Ok(Json(s.services.update_rule(ctx.actor()?, id, r.into()).await?.into()))
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct NoteOutDto {
+    pub at: String,
+    /// `opened`, `acknowledged`, `muted`, `resolved`, `reopened`, `comment`, `assigned`, `flagged`,
+    /// `provider_action`, `notified`, `notify_failed`, `escalated`, `quiet_hours`, `notify_off`.
+    pub kind: String,
+    pub author: Option<String>,
+    pub text: String,
+}
+
+impl From<AlertNote> for NoteOutDto {
+    fn from(n: AlertNote) -> Self {
+        NoteOutDto { at: n.at.to_string(), kind: n.kind, author: n.author_name, text: n.body }
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct AlertDetailDto {
+    pub alert: AlertDto,
+    pub timeline: Vec<NoteOutDto>,
+    pub notifications: Vec<super::notify::NotificationDto>,
+}
+
+async fn detail(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> ApiResult<AlertDetailDto> {
+    let d = s.services.alert_detail(ctx.actor()?, id).await?;
+    Ok(Json(AlertDetailDto {
+        alert: d.alert.into(),
+        timeline: d.notes.into_iter().map(Into::into).collect(),
+        notifications: d.notifications.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct NoteDto {
+    pub text: String,
+}
+
+async fn comment(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    ApiJson(n): ApiJson<NoteDto>,
+) -> ApiResult<NoteOutDto> {
+    Ok(Json(s.services.comment_on_alert(ctx.actor()?, id, &n.text).await?.into()))
+}
+
+async fn provider_action(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    ApiJson(n): ApiJson<NoteDto>,
+) -> ApiResult<NoteOutDto> {
+    Ok(Json(s.services.record_provider_action(ctx.actor()?, id, &n.text).await?.into()))
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct AssignDto {
+    pub user: Option<i64>,
+}
+
+async fn assign(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    ApiJson(a): ApiJson<AssignDto>,
+) -> ApiResult<AlertDto> {
+    Ok(Json(s.services.assign_alert(ctx.actor()?, id, a.user.map(UserId)).await?.into()))
 }

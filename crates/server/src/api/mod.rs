@@ -6,6 +6,7 @@ mod dto;
 pub(crate) mod hosts;
 mod inventory;
 mod live;
+pub(crate) mod notify;
 
 use crate::app::AppState;
 use crate::http::{ApiError, ApiJson, Ctx};
@@ -25,6 +26,7 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(live::routes());
     v.extend(inventory::routes());
     v.extend(alerts::routes());
+    v.extend(notify::routes());
     v.extend([
         route(M::GET, "/api/v1/openapi.json", P::Public, Kind::Api, "This document.", openapi),
         route(M::GET, "/api/v1/me", P::SignedIn, Kind::Api, "The user the token belongs to.", me).gives::<MeDto>(),

@@ -1,6 +1,7 @@
-//! Alerts and alarm rules in the console (ALARM-1 … ALARM-3, SOC-3): the
-//! alert list by severity with acknowledge, mute and resolve, and each
-//! tenant's rules with their switches.
+//! Alerts in the console (ALARM-1 … ALARM-4, SOC-3): the list by severity
+//! with acknowledge, mute and resolve, and each alert's page with its
+//! timeline, comments, assignee, what the provider did, and the messages
+//! sent about it.
 
 use super::{done, page, render, Page, WebResult};
 use crate::api::alerts::{parse_severity, parse_states};
@@ -11,10 +12,10 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use jiff::SignedDuration;
-use leitstand_domain::alert::{AlertAction, AlertState, RuleKind, Severity};
-use leitstand_domain::{HostId, Permission as P, TenantId};
+use leitstand_domain::alert::{AlertAction, AlertState, Severity};
+use leitstand_domain::{HostId, Permission as P, UserId};
 use leitstand_service::ServiceError;
-use leitstand_store::{Alert, AlertQuery, AlertRule, TenantKind};
+use leitstand_store::{Alert, AlertNote, AlertQuery, Notification, NotificationQuery, NotificationState};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -22,39 +23,25 @@ pub fn routes() -> Vec<RouteDef> {
     use Method as M;
     vec![
         route(M::GET, "/app/alerts", P::HostsRead, Kind::Web, "Alerts by severity, filtered by state.", list),
+        route(M::GET, "/app/alerts/{alert}", P::HostsRead, Kind::Web, "An alert with its timeline.", detail),
         route(M::POST, "/app/alerts/{alert}", P::HostsManage, Kind::Web, "Acknowledge, mute or resolve an alert.", act),
-        route(M::GET, "/app/alert-rules", P::HostsRead, Kind::Web, "A tenant's alarm rules.", rules),
         route(
             M::POST,
-            "/app/alert-rules/{rule}",
-            P::HostsManage,
+            "/app/alerts/{alert}/notes",
+            P::HostsRead,
             Kind::Web,
-            "Switch an alarm rule or its notifications on or off.",
-            set_rule,
+            "Comment on an alert, or (staff) record what the provider did.",
+            add_note,
         ),
+        route(M::POST, "/app/alerts/{alert}/assignee", P::HostsManage, Kind::Web, "Give an alert to someone.", assign),
     ]
 }
 
-/// A rule's name: the translated default, or the tenant's own.
-fn rule_name(p: &Page, r: &AlertRule) -> String {
-    match &r.key {
+/// An alert's title: the translated default rule, or the tenant's own name.
+pub fn alert_title(p: &Page, a: &Alert) -> String {
+    match &a.rule_key {
         Some(k) => p.tk("rule-", k),
-        None => r.name.clone(),
-    }
-}
-
-/// What a rule watches, in words.
-fn rule_summary(p: &Page, k: &RuleKind) -> String {
-    match k {
-        RuleKind::Event { kinds } => kinds.join(", "),
-        RuleKind::HostDown => p.t("label-event-host-down"),
-        RuleKind::Pending { source } => format!("{} ({source})", p.t("label-rule-source-later")),
-        RuleKind::Threshold { metric, labels, direction, value, for_secs, recover } => {
-            let op = if *direction == leitstand_domain::alert::Direction::Above { ">" } else { "<" };
-            let filter = labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-            let filter = if filter.is_empty() { String::new() } else { format!("{{{filter}}}") };
-            format!("{metric}{filter} {op} {value} · {} s · {} {recover}", for_secs, p.t("label-recover-at"))
-        }
+        None => a.rule_name.clone(),
     }
 }
 
@@ -63,6 +50,8 @@ pub struct AlertRow {
     pub rule: String,
     pub host: String,
     pub facts: String,
+    /// `pending` or `failed` when a message about it did not go out (yet).
+    pub delivery: Option<&'static str>,
 }
 
 #[derive(Deserialize, Default)]
@@ -70,6 +59,9 @@ struct ListForm {
     state: Option<String>,
     severity: Option<String>,
     host: Option<i64>,
+    rule: Option<i64>,
+    #[serde(default)]
+    flagged: Option<String>,
     ok: Option<String>,
 }
 
@@ -80,6 +72,7 @@ struct ListTpl {
     rows: Vec<AlertRow>,
     state: String,
     severity: String,
+    flagged: bool,
     states: Vec<(&'static str, String)>,
     severities: Vec<(&'static str, String, String)>,
     can_manage: bool,
@@ -95,39 +88,44 @@ impl ListTpl {
     }
 }
 
+/// Which alerts have a message waiting (pending) or given up (failed).
+async fn deliveries(s: &AppState, ctx: &Ctx) -> Result<BTreeMap<i64, &'static str>, ServiceError> {
+    let a = ctx.actor()?;
+    let mut out = BTreeMap::new();
+    for (state, word) in [(NotificationState::Pending, "pending"), (NotificationState::Failed, "failed")] {
+        let q = NotificationQuery { state: Some(state), limit: 2000, ..Default::default() };
+        for n in s.services.notifications(a, ctx.selected_tenant, q).await? {
+            out.insert(n.alert, word);
+        }
+    }
+    Ok(out)
+}
+
 async fn list(State(s): State<AppState>, ctx: Ctx, Query(f): Query<ListForm>) -> WebResult {
     let a = ctx.actor()?;
     // By default: what still needs someone.
     let state = f.state.unwrap_or_else(|| "open,acknowledged,muted".into());
     let severity = f.severity.unwrap_or_default();
+    let flagged = f.flagged.is_some_and(|v| !v.is_empty());
     let q = AlertQuery {
         host: f.host.map(HostId),
         states: parse_states(Some(&state))?,
         min_severity: parse_severity(Some(&severity))?,
+        flagged,
+        rule: f.rule,
         limit: 500,
+        ..AlertQuery::default()
     };
     let alerts = s.services.alerts(a, ctx.selected_tenant, q).await?;
+    let delivery = deliveries(&s, &ctx).await?;
     let p = page(&s, &ctx, "page-alerts", f.ok.as_deref()).await;
-    let mut rule_names: BTreeMap<i64, String> = BTreeMap::new();
-    let tenants: Vec<TenantId> = {
-        let mut t: Vec<TenantId> = alerts.iter().map(|x| x.tenant).collect();
-        t.sort_unstable();
-        t.dedup();
-        t
-    };
-    for t in tenants {
-        for r in s.services.alert_rules(a, t).await.unwrap_or_default() {
-            rule_names.insert(r.id, rule_name(&p, &r));
-        }
-    }
-    let host_names: BTreeMap<HostId, String> =
-        s.services.hosts(a, ctx.selected_tenant).await?.into_iter().map(|h| (h.id, h.name)).collect();
     let rows = alerts
         .into_iter()
         .map(|x| AlertRow {
-            rule: rule_names.get(&x.rule).cloned().unwrap_or_else(|| x.rule.to_string()),
-            host: x.host.and_then(|h| host_names.get(&h).cloned()).unwrap_or_else(|| "–".into()),
+            rule: alert_title(&p, &x),
+            host: x.host_name.clone().unwrap_or_else(|| "–".into()),
             facts: super::inventory::facts(&x.detail),
+            delivery: delivery.get(&x.id).copied(),
             alert: x,
         })
         .collect();
@@ -145,12 +143,103 @@ async fn list(State(s): State<AppState>, ctx: Ctx, Query(f): Query<ListForm>) ->
         .iter()
         .map(|x| (x.as_str(), p.tk("severity-", x.as_str()), p.tk("severity-meaning-", x.as_str())))
         .collect();
-    Ok(render(&ListTpl { p, rows, state, severity, states, severities, can_manage: a.can(P::HostsManage) }))
+    Ok(render(&ListTpl { p, rows, state, severity, flagged, states, severities, can_manage: a.can(P::HostsManage) }))
+}
+
+#[derive(Template)]
+#[template(path = "alert.html")]
+struct DetailTpl {
+    p: Page,
+    alert: Alert,
+    title: String,
+    facts: Vec<(String, String)>,
+    notes: Vec<AlertNote>,
+    notifications: Vec<Notification>,
+    users: Vec<(UserId, String)>,
+    can_manage: bool,
+    is_staff: bool,
+}
+
+impl DetailTpl {
+    fn sev(&self, s: &Severity) -> String {
+        self.p.tk("severity-", s.as_str())
+    }
+
+    fn note_kind(&self, n: &AlertNote) -> String {
+        self.p.tk("label-note-", &n.kind.replace('_', "-"))
+    }
+
+    /// What a note says, in words: states and flags translated.
+    fn note_text(&self, n: &AlertNote) -> String {
+        match n.kind.as_str() {
+            "opened" | "resolved" => super::inventory::facts(&n.body),
+            "flagged" => self.p.tk("label-flag-", &n.body),
+            "muted" => n.body.parse().map(|t| self.p.time(&t)).unwrap_or_default(),
+            "quiet_hours" => n.body.parse().map(|t| self.p.time(&t)).unwrap_or_default(),
+            _ => n.body.clone(),
+        }
+    }
+
+    fn is_assignee(&self, u: &UserId) -> bool {
+        self.alert.assignee == Some(*u)
+    }
+}
+
+async fn detail(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(f): Query<ListForm>) -> WebResult {
+    let a = ctx.actor()?;
+    let d = s.services.alert_detail(a, id).await?;
+    let mut p = page(&s, &ctx, "page-alert", f.ok.as_deref()).await;
+    let title = alert_title(&p, &d.alert);
+    p.title = format!("{} · {title}", p.title);
+    let facts = match serde_json::from_str::<serde_json::Value>(&d.alert.detail) {
+        Ok(serde_json::Value::Object(m)) => {
+            m.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect()
+        }
+        _ => vec![],
+    };
+    // Users of the alert's tenant who may act on it, and (for staff) staff.
+    let users = if a.can(P::HostsManage) && a.can(P::UsersRead) {
+        let mut list: Vec<(UserId, String)> = s
+            .services
+            .users(a, None)
+            .await?
+            .into_iter()
+            .filter(|u| u.tenant == d.alert.tenant || u.role.is_staff())
+            .filter(|u| P::HostsManage.granted_to(u.role))
+            .map(|u| (u.id, u.display_name))
+            .collect();
+        list.sort_by(|x, y| x.1.cmp(&y.1));
+        list
+    } else {
+        vec![]
+    };
+    Ok(render(&DetailTpl {
+        p,
+        title,
+        facts,
+        notes: d.notes,
+        notifications: d.notifications,
+        users,
+        can_manage: a.can(P::HostsManage),
+        is_staff: a.role().is_staff(),
+        alert: d.alert,
+    }))
 }
 
 #[derive(Deserialize)]
 struct ActForm {
     action: String,
+    #[serde(default)]
+    back: Option<String>,
+}
+
+/// Back to the alert's page when the form came from there, else the list.
+fn back_to(id: i64, back: Option<&str>) -> String {
+    if back == Some("detail") {
+        format!("/app/alerts/{id}")
+    } else {
+        "/app/alerts".into()
+    }
 }
 
 async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, WebForm(f): WebForm<ActForm>) -> WebResult {
@@ -163,86 +252,47 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, WebForm(f
         _ => return Err(ServiceError::BadInput("unknown action".into()).into()),
     };
     s.services.act_on_alert(ctx.actor()?, id, action).await?;
-    Ok(done("/app/alerts", "msg-alert-updated"))
-}
-
-#[derive(Deserialize, Default)]
-struct RulesForm {
-    tenant: Option<i64>,
-    ok: Option<String>,
-}
-
-pub struct RuleRow {
-    pub rule: AlertRule,
-    pub name: String,
-    pub summary: String,
-}
-
-#[derive(Template)]
-#[template(path = "alert_rules.html")]
-struct RulesTpl {
-    p: Page,
-    tenants: Vec<(TenantId, String)>,
-    tenant: Option<TenantId>,
-    rows: Vec<RuleRow>,
-    can_manage: bool,
-}
-
-impl RulesTpl {
-    fn sev(&self, s: &Severity) -> String {
-        self.p.tk("severity-", s.as_str())
-    }
-
-    fn is_tenant(&self, t: &TenantId) -> bool {
-        self.tenant == Some(*t)
-    }
-}
-
-async fn rules(State(s): State<AppState>, ctx: Ctx, Query(f): Query<RulesForm>) -> WebResult {
-    let a = ctx.actor()?;
-    let tenants: Vec<(TenantId, String)> = s
-        .services
-        .tenants(a)
-        .await?
-        .into_iter()
-        .filter(|t| t.kind == TenantKind::Customer)
-        .map(|t| (t.id, t.name))
-        .collect();
-    let tenant = f
-        .tenant
-        .map(TenantId)
-        .or(ctx.selected_tenant)
-        .or_else(|| tenants.first().map(|t| t.0))
-        .filter(|t| tenants.iter().any(|(id, _)| id == t));
-    let p = page(&s, &ctx, "page-alert-rules", f.ok.as_deref()).await;
-    let rows = match tenant {
-        Some(t) => s
-            .services
-            .alert_rules(a, t)
-            .await?
-            .into_iter()
-            .map(|r| RuleRow { name: rule_name(&p, &r), summary: rule_summary(&p, &r.kind), rule: r })
-            .collect(),
-        None => vec![],
-    };
-    Ok(render(&RulesTpl { p, tenants, tenant, rows, can_manage: a.can(P::HostsManage) }))
+    Ok(done(&back_to(id, f.back.as_deref()), "msg-alert-updated"))
 }
 
 #[derive(Deserialize)]
-struct RuleForm {
+struct NoteForm {
+    text: String,
     #[serde(default)]
-    enabled: Option<String>,
-    #[serde(default)]
-    notify: Option<String>,
-    tenant: i64,
+    kind: Option<String>,
 }
 
-async fn set_rule(
+async fn add_note(
     State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
-    WebForm(f): WebForm<RuleForm>,
+    WebForm(f): WebForm<NoteForm>,
 ) -> WebResult {
-    s.services.set_rule_flags(ctx.actor()?, id, f.enabled.is_some(), f.notify.is_some()).await?;
-    Ok(done(&format!("/app/alert-rules?tenant={}", f.tenant), "msg-rule-saved"))
+    let a = ctx.actor()?;
+    if f.kind.as_deref() == Some("provider_action") {
+        s.services.record_provider_action(a, id, &f.text).await?;
+    } else {
+        s.services.comment_on_alert(a, id, &f.text).await?;
+    }
+    Ok(done(&format!("/app/alerts/{id}"), "msg-note-added"))
+}
+
+#[derive(Deserialize)]
+struct AssignForm {
+    #[serde(default)]
+    user: Option<String>,
+}
+
+async fn assign(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<AssignForm>,
+) -> WebResult {
+    let user = match f.user.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        None => None,
+        Some(u) => Some(UserId(u.parse().map_err(|_| ServiceError::BadInput("user: not a user id".into()))?)),
+    };
+    s.services.assign_alert(ctx.actor()?, id, user).await?;
+    Ok(done(&format!("/app/alerts/{id}"), "msg-alert-updated"))
 }

@@ -231,7 +231,8 @@ async fn section_page(
 }
 
 /// Kind groups people filter events by.
-pub const EVENT_GROUPS: [&str; 7] = ["auth.", "software.", "autostart.", "service.", "port.", "user.", "host."];
+pub const EVENT_GROUPS: [&str; 9] =
+    ["auth.", "software.", "autostart.", "service.", "port.", "user.", "host.", "oom.", "cert."];
 
 #[derive(Deserialize, Default)]
 struct EventForm {

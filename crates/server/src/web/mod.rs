@@ -7,11 +7,14 @@ mod alerts;
 mod audit;
 pub(crate) mod checklist;
 mod csv;
+mod dashboard;
 mod deb;
 mod hosts;
 mod install;
 pub(crate) mod inventory;
+mod notify;
 mod profile;
+mod rules;
 
 pub use audit::AuditQuery;
 pub use install::install_command;
@@ -36,6 +39,9 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(inventory::routes());
     v.extend(checklist::routes());
     v.extend(alerts::routes());
+    v.extend(rules::routes());
+    v.extend(notify::routes());
+    v.extend(dashboard::routes());
     v.extend(install::routes());
     v.extend(profile::routes());
     v.extend(audit::routes());
@@ -99,6 +105,23 @@ impl Page {
         }
     }
 
+    /// A bare page for texts made outside a request's page (live streams).
+    pub fn for_stream(lang: Lang, tz: jiff::tz::TimeZone) -> Page {
+        Page {
+            lang,
+            title: String::new(),
+            csrf: String::new(),
+            path: String::new(),
+            signed_in: true,
+            user_name: String::new(),
+            role_label: String::new(),
+            nav: vec![],
+            switcher: vec![],
+            flash: None,
+            tz,
+        }
+    }
+
     pub fn role(&self, r: &Role) -> String {
         tr(self.lang, &format!("role-{}", r.as_str().replace('_', "-")))
     }
@@ -113,8 +136,9 @@ pub async fn page(state: &AppState, ctx: &Ctx, title_key: &str, flash: Option<&s
     if let Some(a) = &ctx.actor {
         user_name = a.user.display_name.clone();
         role_label = tr(lang, &format!("role-{}", a.user.role.as_str().replace('_', "-")));
-        let items: [(&'static str, &str, Permission); 10] = [
+        let items: [(&'static str, &str, Permission); 11] = [
             ("/app", "nav-overview", Permission::SignedIn),
+            ("/app/dashboard", "nav-dashboard", Permission::HostsRead),
             ("/app/hosts", "nav-hosts", Permission::HostsRead),
             ("/app/alerts", "nav-alerts", Permission::HostsRead),
             ("/app/inventory", "nav-inventory", Permission::HostsRead),
@@ -229,6 +253,11 @@ pub fn render_error(ctx: &Ctx, status: StatusCode, message: &str) -> Response {
         tz: ctx.tz.clone(),
     };
     render_status(status, &ErrorTpl { p, status: status.as_u16(), message })
+}
+
+/// Text made safe for HTML built outside a template.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Only same-site paths are followed after sign-in.
