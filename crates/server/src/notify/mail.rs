@@ -2,8 +2,8 @@
 //! network, with or without authentication.
 
 use crate::config::SmtpConfig;
-use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -49,7 +49,13 @@ impl Mailer {
             .to(to)
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
-            .body(body)
+            // 8bit keeps the text readable as it is, umlauts included; lines
+            // end in CRLF and stay short, as 8bit requires.
+            .body(
+                Body::new_with_encoding(body.replace('\n', "\r\n"), ContentTransferEncoding::EightBit)
+                    .or_else(|b| Body::new_with_encoding(b, ContentTransferEncoding::QuotedPrintable))
+                    .map_err(|_| "the mail body cannot be encoded")?,
+            )
             .map_err(|e| e.to_string())?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| format!("smtp: {e}"))
     }

@@ -23,6 +23,26 @@ fn severity(lang: Lang, a: &Alert) -> String {
     tr(lang, &format!("severity-{}", a.severity.as_str()))
 }
 
+/// Lines of at most 72 characters, broken at spaces, so the mail stays
+/// readable as sent (8bit, no encoding).
+fn wrap(text: &str) -> String {
+    let mut out = String::new();
+    let mut width = 0;
+    for word in text.split(' ') {
+        let n = word.chars().count();
+        if width > 0 && width + 1 + n > 72 {
+            out.push('\n');
+            width = 0;
+        } else if width > 0 {
+            out.push(' ');
+            width += 1;
+        }
+        out.push_str(word);
+        width += n;
+    }
+    out
+}
+
 pub struct Mail {
     pub subject: String,
     pub body: String,
@@ -48,12 +68,14 @@ pub fn mail(m: &Outgoing, tz: &TimeZone, base: &str) -> Mail {
         body.push_str(&line("mail-since", format_time(a.first_at, tz, lang)));
         body.push_str(&line("mail-count", a.count.to_string()));
         body.push_str(&line("mail-state", tr(lang, &format!("alert-state-{}", a.state.as_str()))));
-        body.push_str(&line("mail-details", facts(&a.detail)));
+        for fact in facts(&a.detail).split(", ").filter(|f| !f.is_empty()) {
+            body.push_str(&line("mail-details", fact.to_owned()));
+        }
         if n.level > 0 {
             body.push_str(&line("mail-escalation", n.level.to_string()));
         }
         if a.flag.is_some() {
-            body.push_str(&format!("\n{}\n", tr(lang, "mail-imminent")));
+            body.push_str(&format!("\n{}\n", wrap(&tr(lang, "mail-imminent"))));
         }
         body.push_str(&format!("\n{}\n{}\n", tr(lang, "mail-open"), link(base, a)));
         format!("[Leitstand] {}: {} – {host}", severity(lang, a), rule_name(lang, a))
@@ -63,7 +85,7 @@ pub fn mail(m: &Outgoing, tz: &TimeZone, base: &str) -> Mail {
         body.push_str("\n\n");
         for (_, a) in m.items.iter().take(LISTED) {
             body.push_str(&format!(
-                "- {} · {} · {} · {}\n  {}\n",
+                "- {}: {}\n  {}, {}\n  {}\n",
                 severity(lang, a),
                 rule_name(lang, a),
                 a.host_name.as_deref().unwrap_or("–"),
@@ -85,7 +107,7 @@ pub fn mail(m: &Outgoing, tz: &TimeZone, base: &str) -> Mail {
     if m.held_back > 0 {
         body.push_str(&format!(
             "\n{}\n",
-            tr_args(
+            wrap(&tr_args(
                 lang,
                 "mail-held-back",
                 &[
@@ -93,10 +115,10 @@ pub fn mail(m: &Outgoing, tz: &TimeZone, base: &str) -> Mail {
                     ("limit", leitstand_domain::notify::RATE_LIMIT.to_string()),
                     ("minutes", (leitstand_domain::notify::RATE_WINDOW_SECS / 60).to_string()),
                 ]
-            )
+            ))
         ));
     }
-    body.push_str(&format!("\n-- \n{}\n", tr(lang, "mail-footer")));
+    body.push_str(&format!("\n-- \n{}\n", wrap(&tr(lang, "mail-footer"))));
     Mail { subject, body }
 }
 

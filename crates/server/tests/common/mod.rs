@@ -2,6 +2,8 @@
 //! two customer tenants with users of every role, spoken to over HTTP.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use jiff::Timestamp;
 use leitstand_domain::{Clock, ManualClock, TenantId, UserId};
 use leitstand_server::app::AppState;
