@@ -10,8 +10,11 @@ use leitstand_server::routes::{self, Kind};
 use serde_json::json;
 
 fn fill(path: &str, w: &World, own: bool) -> String {
-    let (tenant, user, token, host, rule, alert) =
-        if own { (w.a.0, 0, 0, 0, 0, 0) } else { (w.b.0, w.b_user.0, w.b_token_id, w.b_host, w.b_rule, w.b_alert) };
+    let (tenant, user, token, host, rule, alert, contact) = if own {
+        (w.a.0, 0, 0, 0, 0, 0, 0)
+    } else {
+        (w.b.0, w.b_user.0, w.b_token_id, w.b_host, w.b_rule, w.b_alert, w.b_contact)
+    };
     let mut out = path.to_owned();
     for seg in path.split('/').filter(|s| s.starts_with('{')) {
         let v = match seg {
@@ -24,6 +27,7 @@ fn fill(path: &str, w: &World, own: bool) -> String {
             "{section}" => "software".into(),
             "{rule}" => rule.to_string(),
             "{alert}" => alert.to_string(),
+            "{contact}" => contact.to_string(),
             other => panic!("route {path}: the tests do not know the parameter {other}; add it here"),
         };
         out = out.replace(seg, &v);
@@ -61,12 +65,43 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
             json!({ "samples": [{ "name": "backup_age_seconds", "value": 1.0 }] })
         }
         ("POST", "/app/alerts/{alert}") => json!({ "action": "acknowledge" }),
+        ("POST", "/app/alerts/{alert}/notes") => json!({ "text": "Hallo" }),
+        ("POST", "/app/alerts/{alert}/assignee") => json!({ "user": "" }),
+        ("POST", "/app/alert-rules/{rule}/edit") => rule_form(w),
+        ("POST", "/app/notifications/contacts/{contact}") => contact_json(w),
+        ("POST", "/api/v1/tenants/{tenant}/alert-rules") | ("PUT", "/api/v1/alert-rules/{rule}/definition") => {
+            rule_json()
+        }
+        ("POST", "/api/v1/alerts/{alert}/comments" | "/api/v1/alerts/{alert}/provider-actions") => {
+            json!({ "text": "Hallo" })
+        }
+        ("PUT", "/api/v1/alerts/{alert}/assignee") => json!({ "user": null }),
+        ("PUT", "/api/v1/tenants/{tenant}/notify-policy") => {
+            json!({ "quiet": null, "escalate_after_mins": 30, "unanswered_hours": 72 })
+        }
+        ("POST", "/api/v1/tenants/{tenant}/contacts") | ("PUT", "/api/v1/contacts/{contact}") => contact_json(w),
         ("POST", "/app/alert-rules/{rule}") => json!({ "tenant": w.a.0.to_string(), "enabled": "1" }),
         ("POST", p) if p.starts_with("/app/") => json!({}),
         ("DELETE", _) => json!({}),
         _ => return None,
     };
     Some(b)
+}
+
+fn rule_json() -> serde_json::Value {
+    json!({ "name": "Disk", "severity": "high", "rule": { "kind": "threshold", "metric": "fs_used_percent",
+            "direction": "above", "value": 90.0, "for_secs": 60, "recover": 85.0 } })
+}
+
+/// The rule form as the web sends it (tenant A in the body).
+fn rule_form(w: &World) -> serde_json::Value {
+    json!({ "tenant": w.a.0.to_string(), "name": "Disk", "severity": "high", "kind": "threshold",
+            "metric": "fs_used_percent", "direction": "above", "value": "90", "for_mins": "1", "recover": "85" })
+}
+
+fn contact_json(w: &World) -> serde_json::Value {
+    json!({ "tenant": w.a.0.to_string(), "name": "Ops", "channel": "email", "address": "ops@example.org",
+            "language": "de", "min_severity": "low", "level": 0 })
 }
 
 /// Who sends: a browser with its CSRF token, or a program with a token.
@@ -283,4 +318,29 @@ async fn lists_show_only_the_callers_tenants() {
 
 fn ids_of(list: &serde_json::Value) -> Vec<i64> {
     list.as_array().expect("array").iter().map(|t| t["id"].as_i64().expect("id")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_ids_in_form_bodies_are_checked_too() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let anna = Caller::browser(&app, "anna").await;
+    let b = w.b.0.to_string();
+    let posts = [
+        ("/app/alert-rules/new", rule_form(&w)),
+        ("/app/notifications/policy", json!({ "escalate_after_mins": "30", "unanswered_hours": "72" })),
+        ("/app/notifications/contacts", contact_json(&w)),
+    ];
+    for (path, mut body) in posts {
+        body["tenant"] = json!(b);
+        let resp = send(&app, &anna, Kind::Web, &Method::POST, path, Some(&body)).await;
+        assert_eq!(resp.status().as_u16(), 404, "{path} with tenant B in the body");
+    }
+    for path in [format!("/app/notifications?tenant={b}"), format!("/app/alert-rules?tenant={b}")] {
+        let resp = send(&app, &anna, Kind::Web, &Method::GET, &path, None).await;
+        let text = resp.text().await.expect("page");
+        assert!(!text.contains("Kunde B") && !text.contains("bereitschaft@kunde-b"), "{path} leaked tenant B");
+    }
+    let rules = app.store.alert_rules(&leitstand_store::TenantScope::All, w.b).await.expect("rules");
+    assert!(rules.iter().all(|r| r.key.is_some()), "no rule added to B");
 }

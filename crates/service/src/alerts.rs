@@ -177,10 +177,10 @@ impl Services {
     /// (ALARM-3: then no proactive action follows).
     pub async fn record_provider_action(&self, actor: &Actor, id: i64, text: &str) -> Result<AlertNote> {
         actor.require(Permission::HostsManage)?;
+        let alert = self.store.alert(actor.scope(), id).await?;
         if !actor.role().is_staff() {
             return Err(ServiceError::Forbidden);
         }
-        let alert = self.store.alert(actor.scope(), id).await?;
         if !alert.notify {
             return Err(ServiceError::BadInput(
                 "the customer switched notifications off for this alarm: no proactive action".into(),

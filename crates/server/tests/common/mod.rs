@@ -215,6 +215,7 @@ pub struct World {
     pub b_host: i64,
     pub b_rule: i64,
     pub b_alert: i64,
+    pub b_contact: i64,
 }
 
 impl TestApp {
@@ -266,7 +267,18 @@ pub async fn world(app: &TestApp) -> World {
     let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 1, record }]);
     app.services.ingest_batch(&host, batch, None).await.expect("event");
     let b_alert = app.services.alerts(&admin, Some(b), Default::default()).await.expect("alerts")[0].id;
-    World { a, b, b_user, b_token_id: tok.info.id.0, b_host, b_rule, b_alert }
+    let contact = leitstand_service::ContactInput {
+        name: "B Bereitschaft".into(),
+        channel: "email".into(),
+        address: "bereitschaft@kunde-b.example".into(),
+        language: "de".into(),
+        min_severity: "low".into(),
+        level: 0,
+        enabled: true,
+        rules: vec![],
+    };
+    let b_contact = app.services.save_contact(&admin, b, None, contact).await.expect("contact").id;
+    World { a, b, b_user, b_token_id: tok.info.id.0, b_host, b_rule, b_alert, b_contact }
 }
 
 /// Every role with the name of a user who holds it in the fixture.

@@ -67,7 +67,8 @@ impl Smtp {
     /// The messages that arrived, as raw text (headers and body).
     pub fn messages(&self) -> Vec<String> {
         let new: PathBuf = self.dir.path().join("mail").join("new");
-        let mut files: Vec<_> = std::fs::read_dir(&new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        let mut files: Vec<_> =
+            std::fs::read_dir(&new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
         files.sort();
         files.iter().filter_map(|f| std::fs::read_to_string(f).ok()).collect()
     }
@@ -89,10 +90,7 @@ impl Smtp {
 /// A mail's header value (the first), unfolded.
 pub fn header(mail: &str, name: &str) -> String {
     let head = mail.split("\n\n").next().unwrap_or_default().replace("\r\n", "\n").replace("\n ", " ");
-    head.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_default()
+    head.lines().find_map(|l| l.strip_prefix(&format!("{name}: "))).map(|v| v.trim().to_owned()).unwrap_or_default()
 }
 
 /// The subject, with RFC 2047 encoded words (`=?utf-8?b?…?=`) decoded.
