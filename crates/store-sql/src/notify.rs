@@ -135,14 +135,11 @@ impl NotifyStore for SqlStore {
     ) -> Result<()> {
         let mut tx = self.write(scope).await?;
         crate::tenants::tenant_in(&mut tx.conn, scope, tenant).await?;
-        sqlx::query("DELETE FROM notify_policies WHERE tenant_id = $1")
-            .bind(tenant.0)
-            .execute(&mut *tx.conn)
-            .await
-            .map_err(map_err)?;
         sqlx::query(
             "INSERT INTO notify_policies (tenant_id, quiet_from, quiet_to, escalate_after_mins, unanswered_hours) \
-             VALUES ($1, $2, $3, $4, $5)",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET quiet_from = excluded.quiet_from, \
+             quiet_to = excluded.quiet_to, escalate_after_mins = excluded.escalate_after_mins, \
+             unanswered_hours = excluded.unanswered_hours",
         )
         .bind(tenant.0)
         .bind(p.quiet.map(|q| i64::from(q.0)))

@@ -51,6 +51,7 @@ pub async fn run(store: &dyn Store) {
     hosts_are_listed_approved_and_rolled_up(store, &a, &b).await;
     inventories_keep_state_and_make_change_events(store, &a, &b).await;
     events_raise_alerts_grouped_per_rule_and_host(store, &a, &b).await;
+    thresholds_timeline_and_outbox(store, &a, &b).await;
     audit_chain_holds(store, &provider, &a, &b).await;
     store.ping().await.expect("ping");
     store.integrity_check().await.expect("integrity check");
@@ -544,6 +545,125 @@ async fn events_raise_alerts_grouped_per_rule_and_host(store: &dyn Store, a: &Te
     store.ingest(&event(6, 70, "user.created")).await.expect("four");
     let created = store.alerts(&sa, &q).await.expect("alerts");
     assert_eq!(created.iter().find(|x| x.rule == rule.id).map(|x| x.count), Some(1), "not counted while off");
+}
+
+async fn thresholds_timeline_and_outbox(store: &dyn Store, a: &Tenant, b: &Tenant) {
+    use leitstand_domain::alert::{Direction, RuleKind, Severity};
+    use leitstand_domain::notify::{Channel, Policy};
+    let host = enrolled(store, a, "disk-01").await;
+    let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
+    let rule = NewAlertRule {
+        key: Some("disk-full".into()),
+        name: "disk-full".into(),
+        severity: Severity::Critical,
+        kind: RuleKind::Threshold {
+            metric: "fs_used_percent".into(),
+            labels: [("mount".to_owned(), "/".to_owned())].into(),
+            direction: Direction::Above,
+            value: 99.0,
+            for_secs: 60,
+            recover: 95.0,
+        },
+        imminent: true,
+    };
+    store.ensure_rules(a.id, &[rule], at(0)).await.expect("rule");
+    let fs = |at_s: i64, v: f64, mount: &str| StoredSample {
+        name: "fs_used_percent".into(),
+        labels: format!("{{\"mount\":\"{mount}\"}}"),
+        at: at(at_s),
+        value: v,
+    };
+    store.ingest(&batch_at(host.id, 1, vec![fs(100, 100.0, "/"), fs(100, 100.0, "/var")], 100)).await.expect("one");
+    let disk = AlertQuery { host: Some(host.id), limit: 10, ..AlertQuery::default() };
+    assert!(store.alerts(&sa, &disk).await.expect("none").is_empty(), "not a minute yet; /var is not watched");
+    store.ingest(&batch_at(host.id, 2, vec![fs(130, 99.5, "/")], 130)).await.expect("two");
+    store.ingest(&batch_at(host.id, 2, vec![fs(130, 99.5, "/")], 130)).await.expect("retry changes nothing");
+    store.ingest(&batch_at(host.id, 3, vec![fs(160, 99.9, "/")], 160)).await.expect("three");
+    let open = store.alerts(&sa, &disk).await.expect("open");
+    assert_eq!(open.len(), 1, "fired after a minute (trackers kept between batches)");
+    let alert = open[0].clone();
+    assert_eq!((alert.flag, alert.host_name.as_deref()), (Some(AlertFlag::Imminent), Some("disk-01")));
+    assert!(store.alerts(&sb, &disk).await.expect("b").is_empty());
+    let first_note = store.latest_note(&sa).await.expect("latest");
+    assert!(first_note > 0);
+    assert_eq!(store.latest_note(&sb).await.expect("b latest"), 0, "notes are scoped");
+
+    // Timeline: a comment and an assignment, audited, scoped.
+    let note = store
+        .add_note(&sa, alert.id, NoteKind::Comment, "Platte voll", at(170), &draft("alert.comment", Some(a.id)))
+        .await
+        .expect("note");
+    assert_eq!(note.body, "Platte voll");
+    assert!(store.add_note(&sb, alert.id, NoteKind::Comment, "x", at(170), &draft("x", Some(b.id))).await.is_err());
+    let kinds: Vec<String> =
+        store.alert_notes(&sa, alert.id).await.expect("notes").into_iter().map(|n| n.kind).collect();
+    assert_eq!(kinds, ["opened", "flagged", "comment"]);
+    let q = AlertQuery { noted_after: Some(first_note), limit: 10, ..AlertQuery::default() };
+    assert_eq!(store.alerts(&sa, &q).await.expect("changed").len(), 1, "the live stream sees the comment");
+
+    // Policy and contacts, scoped.
+    assert_eq!(store.notify_policy(&sa, a.id).await.expect("default"), Policy::default());
+    let quiet = Policy { quiet: Some((1320, 420)), escalate_after_mins: 15, unanswered_hours: 48 };
+    store.set_notify_policy(&sa, a.id, &quiet, &draft("notify.policy", Some(a.id))).await.expect("policy");
+    assert_eq!(store.notify_policy(&sa, a.id).await.expect("policy"), quiet);
+    assert!(store.set_notify_policy(&sb, a.id, &quiet, &draft("x", Some(b.id))).await.is_err());
+    let contact = NewContact {
+        name: "Bereitschaft".into(),
+        channel: Channel::Webhook,
+        address: "https://hooks.example/x".into(),
+        language: Lang::De,
+        min_severity: Severity::High,
+        rules: vec![alert.rule],
+        level: 0,
+        enabled: true,
+        secret: Some("ab".repeat(32)),
+    };
+    let c = store.save_contact(&sa, a.id, None, &contact, at(180), &draft("notify.contact_create", Some(a.id))).await;
+    let c = c.expect("contact");
+    assert_eq!((c.rules.clone(), c.secret.clone()), (vec![alert.rule], Some("ab".repeat(32))));
+    let renamed = NewContact { name: "Nacht".into(), secret: None, ..contact.clone() };
+    let d = draft("notify.contact_update", Some(b.id));
+    assert!(store.save_contact(&sb, b.id, Some(c.id), &renamed, at(181), &d).await.is_err(), "B cannot change A's");
+    let d = draft("notify.contact_update", Some(a.id));
+    let c2 = store.save_contact(&sa, a.id, Some(c.id), &renamed, at(181), &d).await.expect("renamed");
+    assert_eq!((c2.name.as_str(), c2.secret.is_some()), ("Nacht", true), "the key stays");
+    assert!(store.contacts(&sb, a.id).await.expect("b").is_empty());
+
+    // The outbox: queued once per level, leased, failed with retry, sent.
+    let fresh = store.open_alerts(true, 100).await.expect("new");
+    assert!(fresh.iter().any(|x| x.id == alert.id));
+    assert!(store.queue_notifications(&alert, 0, &[(c.id, at(200))], &[], at(200)).await.expect("queue"));
+    assert!(!store.queue_notifications(&alert, 0, &[(c.id, at(200))], &[], at(200)).await.expect("again"));
+    assert!(!store.open_alerts(true, 100).await.expect("new").iter().any(|x| x.id == alert.id));
+    assert!(store.claim_notifications(at(199), at(400), 10).await.expect("early").is_empty(), "not due yet");
+    let taken = store.claim_notifications(at(200), at(400), 10).await.expect("claim");
+    assert_eq!(taken.len(), 1);
+    assert!(store.claim_notifications(at(201), at(400), 10).await.expect("leased").is_empty(), "leased");
+    let ids = [taken[0].id];
+    store.notifications_failed(&ids, "smtp: refused", Some(at(230)), at(201)).await.expect("failed");
+    let pending = NotificationQuery { state: Some(NotificationState::Pending), limit: 10, ..Default::default() };
+    let log = store.notifications(&sa, &pending).await.expect("log");
+    assert_eq!((log[0].attempts, log[0].last_error.as_deref()), (1, Some("smtp: refused")));
+    assert!(store.notifications(&sb, &pending).await.expect("b log").is_empty());
+    store.notifications_held(&ids, at(240)).await.expect("held");
+    assert!(store.claim_notifications(at(235), at(500), 10).await.expect("held").is_empty());
+    let again = store.claim_notifications(at(240), at(500), 10).await.expect("again");
+    store.notifications_sent(&[again[0].id], at(241)).await.expect("sent");
+    assert_eq!(store.messages_sent_since(c.id, at(0)).await.expect("count"), 1);
+    assert_eq!(store.messages_sent_since(c.id, at(300)).await.expect("later"), 0);
+    assert!(!store.flag_alert(&alert, AlertFlag::Unanswered, at(250)).await.expect("flag"), "flagged once");
+
+    // Recovery below 95 % resolves it; the trend counts it on its day.
+    store.ingest(&batch_at(host.id, 4, vec![fs(300, 90.0, "/")], 300)).await.expect("recover");
+    assert!(store
+        .alerts(&sa, &AlertQuery { states: vec![leitstand_domain::alert::AlertState::Open], ..disk.clone() })
+        .await
+        .expect("open")
+        .is_empty());
+    let trend = store.alert_trend(&sa, at(0), 3_600_000).await.expect("trend");
+    assert!(trend.iter().any(|(_, s, n)| *s == Severity::Critical && *n >= 1), "{trend:?}");
+    assert!(store.alert_trend(&sb, at(0), 0).await.expect("b trend").is_empty());
+    assert!(!store.event_trend(&sa, at(0), 0).await.expect("events").is_empty());
 }
 
 /// A host of tenant `t`, enrolled with a token of its own.
