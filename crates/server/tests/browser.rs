@@ -501,3 +501,127 @@ async fn the_inventory_tabs_show_this_machine_and_its_changes() {
     assert!(d.source().await.contains("Ein gesperrtes Administratorkonto wurde aktiviert"));
     d.shot("alert-rules").await;
 }
+
+#[tokio::test]
+async fn a_new_alert_appears_on_the_dashboard_live_is_acknowledged_and_mailed() {
+    let Some(d) = Driver::start().await else { return };
+    let Some(smtp) = common::smtp::Smtp::start().await else { return };
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Stadtwerke Musterstadt GmbH").await;
+    app.tenant(&admin, "Praxis Dr. Weber").await;
+    let contact = leitstand_service::ContactInput {
+        name: "Bereitschaft".into(),
+        channel: "email".into(),
+        address: "bereitschaft@musterstadt.example".into(),
+        language: "de".into(),
+        min_severity: "medium".into(),
+        rules: vec![],
+        level: 0,
+        enabled: true,
+    };
+    app.services.save_contact(&admin, tenant, None, contact).await.expect("contact");
+    let mut hosts = vec![];
+    for name in ["web-01.musterstadt.de", "db-02.musterstadt.de", "mail-03.musterstadt.de"] {
+        let (id, _) = app.host(&admin, tenant, name).await;
+        hosts.push(app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host"));
+    }
+    // A month of history: failed sign-ins every day, some alerts along the way.
+    let now = app.now().as_millisecond();
+    let event = |at_ms: i64, kind: &str, user: &str| leitstand_proto::SystemEvent {
+        at_ms,
+        kind: kind.into(),
+        service: "sshd".into(),
+        user: user.into(),
+        source: "203.0.113.9".into(),
+        ..Default::default()
+    };
+    for (i, h) in hosts.iter().enumerate() {
+        let mut events = vec![];
+        for day in 0..30i64 {
+            let n = (day * 7 + i as i64 * 3) % 9;
+            for k in 0..n {
+                events.push(event(now - (30 - day) * 86_400_000 + k * 60_000, "auth.login_failed", "root"));
+            }
+        }
+        let record = leitstand_proto::Record::Events { events };
+        let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 1, record }]);
+        app.services.ingest_batch(h, batch, None).await.expect("history");
+    }
+    let record = leitstand_proto::Record::Metrics {
+        at_ms: now,
+        samples: vec![leitstand_proto::Sample::new("fs_used_percent", 100.0).with("mount", "/srv")],
+    };
+    let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 2, record }]);
+    app.services.ingest_batch(&hosts[1], batch, None).await.expect("disk full");
+
+    // The notifier runs as in the server: a round every 200 ms.
+    let cfg = leitstand_server::config::Config {
+        smtp: Some(smtp.config()),
+        base_url: Some(app.url.clone()),
+        ..Default::default()
+    };
+    let notifier = std::sync::Arc::new(leitstand_server::notify::Notifier::new(app.services.clone(), &cfg).expect("n"));
+    let n = notifier.clone();
+    let worker = tokio::spawn(async move {
+        loop {
+            let _ = n.round(false).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+
+    d.size(1280, 1400).await;
+    d.sign_in_as_admin(&app).await;
+    d.go(&app.at("/app/dashboard")).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.script("return window.leitstandDashboard && window.leitstandDashboard.connected;").await != json!(true) {
+        assert!(Instant::now() < deadline, "the live stream did not connect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = d.source().await;
+    assert!(page.contains("Dateisystem voll") && page.contains("Stadtwerke Musterstadt GmbH"), "tiles and tenants");
+
+    // A sign-in attempt of a user that does not exist: on the page at once.
+    let record = leitstand_proto::Record::Events {
+        events: vec![event(app.now().as_millisecond(), "auth.invalid_user", "oracle")],
+    };
+    let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 2, record }]);
+    app.services.ingest_batch(&hosts[0], batch, None).await.expect("event");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let live = d.text("#live").await;
+        if live.contains("Anmeldeversuch eines nicht vorhandenen Benutzers") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the alert did not appear live: {live}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(d.url().await.ends_with("/app/dashboard"), "no reload");
+    d.shot("dashboard").await;
+
+    // Open it and acknowledge it.
+    let alert = app.services.alerts(&admin, Some(tenant), Default::default()).await.expect("alerts");
+    let alert = alert.iter().find(|a| a.rule_key.as_deref() == Some("invalid-user-login")).expect("alert").clone();
+    d.click(&format!("#live-{} a", alert.id)).await;
+    d.wait_for_path(&format!("/app/alerts/{}", alert.id)).await;
+    d.click("button[value=acknowledge]").await;
+    d.wait_for_url("ok=msg-alert-updated").await;
+    assert!(d.text("#alert-state").await.contains("Bestätigt"));
+
+    // The mail arrived at the SMTP server.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mails = smtp.messages();
+        if mails.iter().any(|m| m.contains("Anmeldeversuch eines nicht vorhandenen Benutzers")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no mail: {mails:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    d.go(&app.at(&format!("/app/alerts/{}", alert.id))).await;
+    assert!(d.text("#timeline").await.contains("Benachrichtigt"), "the timeline tells of the mail");
+    d.shot("alert").await;
+    d.go(&app.at(&format!("/app/notifications?tenant={}", tenant.0))).await;
+    d.shot("notifications").await;
+    worker.abort();
+}
