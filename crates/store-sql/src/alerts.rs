@@ -326,6 +326,34 @@ async fn rule_in(conn: &mut AnyConnection, scope: &TenantScope, id: i64) -> Resu
     rule(row)
 }
 
+impl SqlStore {
+    /// Rows per day (midnight `offset_ms` east of UTC) and `key` since a
+    /// time; table and columns are fixed names from this file.
+    async fn day_counts(
+        &self,
+        scope: &TenantScope,
+        table: &str,
+        time: &str,
+        key: &str,
+        since: Timestamp,
+        offset_ms: i64,
+    ) -> Result<Vec<(i64, String, u64)>> {
+        let mut tx = self.read(scope).await?;
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
+            "SELECT ({time} + $1) / 86400000 AS day, {key}, COUNT(*) FROM {table} \
+             WHERE {time} >= $2{} GROUP BY day, {key} ORDER BY day",
+            scope_sql("tenant_id", scope)
+        ))
+        .bind(offset_ms)
+        .bind(ms(since))
+        .fetch_all(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        tx.finish().await?;
+        Ok(rows.into_iter().map(|(d, k, n)| (d, k, n as u64)).collect())
+    }
+}
+
 async fn insert_rule(conn: &mut AnyConnection, tenant: TenantId, r: &NewAlertRule, at: Timestamp) -> Result<u64> {
     let kind = serde_json::to_string(&r.kind).map_err(|e| StoreError::Backend(e.to_string()))?;
     let done = sqlx::query(
@@ -345,7 +373,8 @@ async fn insert_rule(conn: &mut AnyConnection, tenant: TenantId, r: &NewAlertRul
     Ok(done.rows_affected())
 }
 
-fn audited(audit: &AuditDraft, tenant: TenantId, target: String) -> AuditDraft {
+/// The audit draft of a change, with the tenant and target it touched.
+pub(crate) fn audited(audit: &AuditDraft, tenant: TenantId, target: String) -> AuditDraft {
     let mut audit = audit.clone();
     audit.tenant = Some(tenant);
     audit.target = target;
@@ -596,19 +625,8 @@ impl AlertStore for SqlStore {
         since: Timestamp,
         offset_ms: i64,
     ) -> Result<Vec<(i64, Severity, u64)>> {
-        let mut tx = self.read(scope).await?;
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-            "SELECT (first_at + $1) / 86400000 AS day, severity, COUNT(*) FROM alerts \
-             WHERE first_at >= $2{} GROUP BY day, severity ORDER BY day",
-            scope_sql("tenant_id", scope)
-        ))
-        .bind(offset_ms)
-        .bind(ms(since))
-        .fetch_all(&mut *tx.conn)
-        .await
-        .map_err(map_err)?;
-        tx.finish().await?;
-        Ok(rows.into_iter().filter_map(|(d, s, n)| Some((d, Severity::parse(&s)?, n as u64))).collect())
+        let rows = self.day_counts(scope, "alerts", "first_at", "severity", since, offset_ms).await?;
+        Ok(rows.into_iter().filter_map(|(d, s, n)| Some((d, Severity::parse(&s)?, n))).collect())
     }
 
     async fn event_trend(
@@ -617,19 +635,7 @@ impl AlertStore for SqlStore {
         since: Timestamp,
         offset_ms: i64,
     ) -> Result<Vec<(i64, String, u64)>> {
-        let mut tx = self.read(scope).await?;
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-            "SELECT (at + $1) / 86400000 AS day, kind, COUNT(*) FROM host_events \
-             WHERE at >= $2{} GROUP BY day, kind ORDER BY day",
-            scope_sql("tenant_id", scope)
-        ))
-        .bind(offset_ms)
-        .bind(ms(since))
-        .fetch_all(&mut *tx.conn)
-        .await
-        .map_err(map_err)?;
-        tx.finish().await?;
-        Ok(rows.into_iter().map(|(d, k, n)| (d, k, n as u64)).collect())
+        self.day_counts(scope, "host_events", "at", "kind", since, offset_ms).await
     }
 
     async fn latest_note(&self, scope: &TenantScope) -> Result<i64> {

@@ -2,7 +2,7 @@
 //! transaction with the alert's escalation level, so a level is queued once
 //! even with several replicas; senders lease rows before they send.
 
-use crate::alerts::{alert, note, ALERT_SELECT};
+use crate::alerts::{alert, audited, note, ALERT_SELECT};
 use crate::{map_err, ms, ts, tx::scope_sql, SqlStore};
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -149,9 +149,7 @@ impl NotifyStore for SqlStore {
         .execute(&mut *tx.conn)
         .await
         .map_err(map_err)?;
-        let mut audit = audit.clone();
-        audit.tenant = Some(tenant);
-        tx.commit(&audit).await
+        tx.commit(&audited(audit, tenant, format!("tenant:{}", tenant.0))).await
     }
 
     async fn contacts(&self, scope: &TenantScope, tenant: TenantId) -> Result<Vec<Contact>> {
@@ -242,10 +240,7 @@ impl NotifyStore for SqlStore {
                 .map_err(map_err)?;
         }
         let saved = contact_in(&mut tx.conn, scope, id).await?;
-        let mut audit = audit.clone();
-        audit.tenant = Some(tenant);
-        audit.target = format!("notify_contact:{id}");
-        tx.commit(&audit).await?;
+        tx.commit(&audited(audit, tenant, format!("notify_contact:{id}"))).await?;
         Ok(saved)
     }
 
