@@ -104,7 +104,8 @@ pub(crate) async fn note(
     Ok(id)
 }
 
-async fn enabled_rules(conn: &mut AnyConnection, tenant: i64) -> Result<Vec<AlertRule>> {
+/// A tenant's enabled rules, read once per ingest for thresholds and events.
+pub(crate) async fn enabled_rules(conn: &mut AnyConnection, tenant: i64) -> Result<Vec<AlertRule>> {
     let rules: Vec<RuleRow> =
         sqlx::query_as(&format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE tenant_id = $1 AND enabled = 1"))
             .bind(tenant)
@@ -199,9 +200,9 @@ pub(crate) async fn evaluate_thresholds(
     conn: &mut AnyConnection,
     tenant: i64,
     host: i64,
+    rules: &[AlertRule],
     samples: &[&StoredSample],
 ) -> Result<()> {
-    let rules = enabled_rules(conn, tenant).await?;
     let ev = Evaluator::new(rules.iter().map(|r| (r.id, r.kind.clone())));
     if ev.is_empty() {
         return Ok(());
@@ -279,9 +280,9 @@ pub(crate) async fn raise_for_events(
     conn: &mut AnyConnection,
     tenant: i64,
     host: i64,
+    rules: &[AlertRule],
     events: &[(i64, String, String)],
 ) -> Result<()> {
-    let rules = enabled_rules(conn, tenant).await?;
     for (at, kind, detail) in events {
         for r in rules.iter().filter(|r| r.kind.matches_event(kind)) {
             raise(conn, tenant, host, r, *at, detail).await?;

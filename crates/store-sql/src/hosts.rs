@@ -345,7 +345,8 @@ impl HostStore for SqlStore {
                 fresh_samples.extend(samples);
             }
         }
-        crate::alerts::evaluate_thresholds(&mut tx.conn, tenant, batch.host.0, &fresh_samples).await?;
+        let rules = crate::alerts::enabled_rules(&mut tx.conn, tenant).await?;
+        crate::alerts::evaluate_thresholds(&mut tx.conn, tenant, batch.host.0, &rules, &fresh_samples).await?;
         // Events this batch makes, for the alarm rules.
         let mut emitted: Vec<(i64, String, String)> = vec![];
         for upd in batch.inventory.iter().filter(|u| fresh(u.seq)) {
@@ -364,7 +365,7 @@ impl HostStore for SqlStore {
             top = top.max(*seq);
         }
         if !emitted.is_empty() {
-            crate::alerts::raise_for_events(&mut tx.conn, tenant, batch.host.0, &emitted).await?;
+            crate::alerts::raise_for_events(&mut tx.conn, tenant, batch.host.0, &rules, &emitted).await?;
         }
         if refused > 0 && !batch.sequenced {
             // Pushed samples are taken whole or not at all.
@@ -447,13 +448,9 @@ impl HostStore for SqlStore {
         for (host, tenant, last_seen) in marked {
             let detail = format!("{{\"last_seen\":\"{}\"}}", ts(last_seen));
             insert_event(&mut tx.conn, tenant, host, ms(at), "host.down", &detail).await?;
-            crate::alerts::raise_for_events(
-                &mut tx.conn,
-                tenant,
-                host,
-                &[(ms(at), "host.down".into(), detail.clone())],
-            )
-            .await?;
+            let rules = crate::alerts::enabled_rules(&mut tx.conn, tenant).await?;
+            let down = [(ms(at), "host.down".to_owned(), detail.clone())];
+            crate::alerts::raise_for_events(&mut tx.conn, tenant, host, &rules, &down).await?;
             events.push(HostEvent {
                 host: HostId(host),
                 tenant: TenantId(tenant),
