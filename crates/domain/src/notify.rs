@@ -57,18 +57,15 @@ impl Channel {
     }
 }
 
-/// Which alerts a contact wants and at which escalation level.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interest {
+/// Which alerts a contact wants: at least a severity, and only some
+/// rules (empty: every rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interest<'a> {
     pub min_severity: Severity,
-    /// Only these rules; empty: every rule.
-    pub rules: Vec<i64>,
-    /// 0: told at once; n: told when the alert is still unacknowledged after
-    /// n escalation steps.
-    pub level: u32,
+    pub rules: &'a [i64],
 }
 
-impl Interest {
+impl Interest<'_> {
     pub fn wants(&self, severity: Severity, rule: i64) -> bool {
         severity >= self.min_severity && (self.rules.is_empty() || self.rules.contains(&rule))
     }
@@ -194,9 +191,9 @@ mod tests {
 
     #[test]
     fn interest_by_severity_and_rule() {
-        let i = Interest { min_severity: Severity::High, rules: vec![], level: 0 };
+        let i = Interest { min_severity: Severity::High, rules: &[] };
         assert!(i.wants(Severity::Critical, 1) && !i.wants(Severity::Medium, 1));
-        let only = Interest { min_severity: Severity::Low, rules: vec![7], level: 0 };
+        let only = Interest { min_severity: Severity::Low, rules: &[7] };
         assert!(only.wants(Severity::Low, 7) && !only.wants(Severity::Critical, 8));
     }
 

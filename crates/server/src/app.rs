@@ -8,7 +8,6 @@ use axum::Router;
 use jiff::tz::TimeZone;
 use leitstand_domain::{Permission, TenantId};
 use leitstand_service::Services;
-use leitstand_store::TenantScope;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -42,14 +41,7 @@ impl AppState {
 
     /// The time zone of a tenant; Europe/Berlin when unknown.
     pub async fn tenant_zone(&self, t: TenantId) -> TimeZone {
-        let name = self
-            .services
-            .store()
-            .tenant(&TenantScope::All, t)
-            .await
-            .map(|t| t.time_zone)
-            .unwrap_or_else(|_| "Europe/Berlin".into());
-        TimeZone::get(&name).unwrap_or(TimeZone::UTC)
+        self.services.tenant_zone(t).await
     }
 }
 

@@ -57,6 +57,15 @@ pub fn tr_args(lang: Lang, key: &str, args: &[(&str, String)]) -> String {
     b.format_pattern(pattern, Some(&fa), &mut errs).into_owned()
 }
 
+/// An alarm rule's name: the translated default (`rule-<key>`), or the
+/// name a tenant gave its own rule.
+pub fn rule_title(lang: Lang, key: Option<&str>, name: &str) -> String {
+    match key {
+        Some(k) => tr(lang, &format!("rule-{k}")),
+        None => name.to_owned(),
+    }
+}
+
 /// Whether the catalogue of `lang` has `key`.
 pub fn has(lang: Lang, key: &str) -> bool {
     bundle(lang).is_some_and(|b| b.has_message(key))

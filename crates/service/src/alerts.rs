@@ -44,6 +44,9 @@ pub struct Dashboard {
     pub checklist: Vec<(TenantId, f64, u64)>,
     /// The most urgent active alerts.
     pub urgent: Vec<Alert>,
+    /// Per tenant in scope with active alerts: counts critical, high,
+    /// medium, low, and how many are flagged; most critical first.
+    pub per_tenant: Vec<(TenantId, [u64; 4], u64)>,
     /// Alerts opened per day (local midnight, Unix seconds) and severity, 30 days.
     pub alert_days: Vec<(i64, [u64; 4])>,
     /// Host events per day: sign-in failures, changes, host down.
@@ -230,6 +233,14 @@ impl Services {
             urgent: alerts.iter().filter(|a| a.state == AlertState::Open).take(8).cloned().collect(),
             ..Dashboard::default()
         };
+        let mut per_tenant: BTreeMap<TenantId, ([u64; 4], u64)> = BTreeMap::new();
+        for a in &alerts {
+            let e = per_tenant.entry(a.tenant).or_default();
+            e.0[3 - a.severity as usize] += 1;
+            e.1 += u64::from(a.flag.is_some());
+        }
+        d.per_tenant = per_tenant.into_iter().map(|(t, (open, flagged))| (t, open, flagged)).collect();
+        d.per_tenant.sort_by_key(|(_, open, _)| std::cmp::Reverse(*open));
         let mut per_host: BTreeMap<HostId, (String, u64, u64)> = BTreeMap::new();
         for a in alerts.iter().filter(|a| a.severity >= Severity::High) {
             let Some(h) = a.host else { continue };

@@ -144,6 +144,17 @@ impl Services {
     pub fn now(&self) -> jiff::Timestamp {
         self.clock.now()
     }
+
+    /// A tenant's time zone (system use: pages, messages, quiet hours);
+    /// Europe/Berlin when the tenant is unknown, UTC for a zone name the
+    /// time-zone database lacks.
+    pub async fn tenant_zone(&self, tenant: leitstand_domain::TenantId) -> jiff::tz::TimeZone {
+        let name = match self.store.tenant(&leitstand_store::TenantScope::All, tenant).await {
+            Ok(t) => t.time_zone,
+            Err(_) => "Europe/Berlin".into(),
+        };
+        jiff::tz::TimeZone::get(&name).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
 }
 
 /// Setting key: provider admins may make TOTP mandatory for staff.

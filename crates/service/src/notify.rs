@@ -210,9 +210,7 @@ impl Services {
                 let policy = self.store.notify_policy(&all, a.tenant).await?;
                 let contacts: Vec<Contact> =
                     self.store.contacts(&all, a.tenant).await?.into_iter().filter(|c| c.enabled).collect();
-                let zone = self.store.tenant(&all, a.tenant).await?.time_zone;
-                let tz = TimeZone::get(&zone).unwrap_or(TimeZone::UTC);
-                slot.insert((policy, contacts, tz));
+                slot.insert((policy, contacts, self.tenant_zone(a.tenant).await));
             }
             let (policy, contacts, tz) = &setups[&a.tenant];
             if !only_new && a.flag.is_none() && policy.unanswered(a.first_at, now) {
@@ -234,8 +232,7 @@ impl Services {
                     .iter()
                     .filter(|c| {
                         c.level == level
-                            && Interest { min_severity: c.min_severity, rules: c.rules.clone(), level: c.level }
-                                .wants(a.severity, a.rule)
+                            && Interest { min_severity: c.min_severity, rules: &c.rules }.wants(a.severity, a.rule)
                     })
                     .map(|c| (c.id, send_at))
                     .collect();

@@ -10,10 +10,8 @@ pub mod text;
 
 use crate::config::{Config, SmsConfig};
 use futures::future::join_all;
-use jiff::tz::TimeZone;
 use leitstand_domain::notify::Channel;
 use leitstand_service::{Outgoing, Services};
-use leitstand_store::TenantScope;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,10 +67,7 @@ impl Notifier {
     }
 
     async fn deliver(&self, m: &Outgoing) -> Result<(), String> {
-        let tz = match self.services.store().tenant(&TenantScope::All, m.contact.tenant).await {
-            Ok(t) => TimeZone::get(&t.time_zone).unwrap_or(TimeZone::UTC),
-            Err(_) => TimeZone::UTC,
-        };
+        let tz = self.services.tenant_zone(m.contact.tenant).await;
         let to = m.contact.address.as_str();
         match m.contact.channel {
             Channel::Email => {

@@ -11,12 +11,8 @@ use leitstand_store::Alert;
 /// Most alerts listed in one grouped message; the rest are counted.
 const LISTED: usize = 30;
 
-/// A rule's name: the translated default, or the tenant's own.
-pub fn rule_name(lang: Lang, a: &Alert) -> String {
-    match &a.rule_key {
-        Some(k) => tr(lang, &format!("rule-{k}")),
-        None => a.rule_name.clone(),
-    }
+fn rule_name(lang: Lang, a: &Alert) -> String {
+    crate::i18n::rule_title(lang, a.rule_key.as_deref(), &a.rule_name)
 }
 
 fn severity(lang: Lang, a: &Alert) -> String {

@@ -39,10 +39,7 @@ pub fn routes() -> Vec<RouteDef> {
 
 /// An alert's title: the translated default rule, or the tenant's own name.
 pub fn alert_title(p: &Page, a: &Alert) -> String {
-    match &a.rule_key {
-        Some(k) => p.tk("rule-", k),
-        None => a.rule_name.clone(),
-    }
+    crate::i18n::rule_title(p.lang, a.rule_key.as_deref(), &a.rule_name)
 }
 
 pub struct AlertRow {

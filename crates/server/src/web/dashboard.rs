@@ -15,7 +15,7 @@ use axum::http::Method;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use jiff::Timestamp;
-use leitstand_domain::alert::{AlertState, Severity};
+use leitstand_domain::alert::Severity;
 use leitstand_domain::{Permission as P, TenantId};
 use leitstand_service::{Actor, Dashboard};
 use leitstand_store::{Alert, AlertQuery};
@@ -99,6 +99,10 @@ impl Tpl {
         self.p.tk("severity-", s.as_str())
     }
 
+    fn title(&self, a: &Alert) -> String {
+        alert_title(&self.p, a)
+    }
+
     fn tenant_name(&self, t: &TenantId) -> String {
         self.names.get(t).cloned().unwrap_or_default()
     }
@@ -131,25 +135,15 @@ async fn show(State(s): State<AppState>, ctx: Ctx, Query(f): Query<DashForm>) ->
     latest_alerts.sort_by_key(|x| std::cmp::Reverse(x.last_at));
     let latest = latest_alerts.iter().map(|x| live_item(&p, x)).collect();
     let tenants = if tenant.is_none() && a.role().is_staff() {
-        let active = AlertQuery {
-            states: vec![AlertState::Open, AlertState::Acknowledged, AlertState::Muted],
-            limit: 10_000,
-            ..AlertQuery::default()
-        };
-        let mut rows: BTreeMap<TenantId, TenantRow> = BTreeMap::new();
-        for x in s.services.alerts(a, None, active).await? {
-            let r = rows.entry(x.tenant).or_insert_with(|| TenantRow {
-                id: x.tenant,
-                name: names.get(&x.tenant).cloned().unwrap_or_default(),
-                open: [0; 4],
-                flagged: 0,
-            });
-            r.open[3 - x.severity as usize] += 1;
-            r.flagged += u64::from(x.flag.is_some());
-        }
-        let mut rows: Vec<TenantRow> = rows.into_values().collect();
-        rows.sort_by_key(|r| std::cmp::Reverse(r.open));
-        rows
+        d.per_tenant
+            .iter()
+            .map(|(id, open, flagged)| TenantRow {
+                id: *id,
+                name: names.get(id).cloned().unwrap_or_default(),
+                open: *open,
+                flagged: *flagged,
+            })
+            .collect()
     } else {
         vec![]
     };

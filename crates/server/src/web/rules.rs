@@ -37,10 +37,7 @@ pub fn routes() -> Vec<RouteDef> {
 
 /// A rule's name: the translated default, or the tenant's own.
 pub fn rule_name(p: &Page, r: &AlertRule) -> String {
-    match &r.key {
-        Some(k) => p.tk("rule-", k),
-        None => r.name.clone(),
-    }
+    crate::i18n::rule_title(p.lang, r.key.as_deref(), &r.name)
 }
 
 /// What a rule watches, in words.
