@@ -76,3 +76,34 @@ async fn a_silent_host_raises_a_host_down_alarm_that_resolves_when_it_is_heard()
     assert_eq!(resolved.len(), 1, "resolved when heard");
     assert!(resolved[0].resolved_at.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_rule_is_refused_with_what_is_wrong_and_a_valid_one_is_added() {
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Kunde A").await;
+    let token = app.token("admin").await;
+    let post = |body: serde_json::Value| {
+        app.api()
+            .post(app.at(&format!("/api/v1/tenants/{}/alert-rules", tenant.0)))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let rule = |recover: f64| {
+        serde_json::json!({ "name": "Backup-Platte", "severity": "high", "rule": { "kind": "threshold",
+            "metric": "fs_used_percent", "labels": { "mount": "/backup" }, "direction": "above",
+            "value": 90.0, "for_secs": 300, "recover": recover } })
+    };
+    let refused = post(rule(95.0)).await.expect("send");
+    assert!(refused.status().is_client_error());
+    let text = refused.text().await.expect("body");
+    assert!(text.contains("recover 95 must be at or below the threshold 90"), "{text}");
+    let bad_kind =
+        post(serde_json::json!({ "name": "x", "severity": "low", "rule": { "kind": "event", "kinds": [] } }));
+    assert!(bad_kind.await.expect("send").text().await.expect("body").contains("at least one event kind"));
+    let before = app.services.alert_rules(&admin, tenant).await.expect("rules").len();
+    let made = post(rule(85.0)).await.expect("send");
+    assert!(made.status().is_success());
+    assert_eq!(app.services.alert_rules(&admin, tenant).await.expect("rules").len(), before + 1);
+}
