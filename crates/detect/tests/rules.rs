@@ -1,0 +1,278 @@
+//! The shipped rules against fixture lines, the parsers against vendor
+//! samples, and the engine's verdicts on Sigma's edge cases.
+
+use std::collections::HashSet;
+
+use leitstand_detect::parse::{normalise, Origin};
+use leitstand_detect::rules::{RuleSet, SHIPPED};
+use leitstand_detect::{syslog, Category, Detector, HitKind, Outcome, SecEvent};
+
+const RECEIVED: i64 = 1_795_500_000_000; // 2026-11-24
+
+fn read(line: &str) -> SecEvent {
+    let l = syslog::parse(line.as_bytes(), RECEIVED, 3600);
+    normalise(&l, &Origin { received_ms: RECEIVED, host: Some("sender".into()), linux: false })
+}
+
+fn fixture(name: &str) -> Vec<SecEvent> {
+    let path = format!("{}/tests/fixtures/lines/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).expect("fixture").lines().map(read).collect()
+}
+
+#[test]
+fn filterlog_lines_are_read() {
+    let e = fixture("pfsense_filterlog.log");
+    assert_eq!(e[0].dataset, "filterlog");
+    assert_eq!(e[0].action.as_deref(), Some("block"));
+    assert_eq!(e[0].source_ip.as_deref(), Some("198.51.100.23"));
+    assert_eq!(e[0].destination_port, Some(22));
+    assert_eq!(e[0].transport.as_deref(), Some("tcp"));
+    assert_eq!(e[0].interface.as_deref(), Some("igb0"));
+    assert_eq!(e[0].host.as_deref(), Some("fw01"));
+    assert_eq!(e[1].action.as_deref(), Some("pass"));
+    assert_eq!(e[1].destination_port, Some(53));
+    assert_eq!(e[2].source_ip.as_deref(), Some("2001:db8::1"));
+    assert_eq!(e[2].destination_port, Some(5353));
+    assert_eq!(e[3].transport.as_deref(), Some("icmp"));
+    assert_eq!(e[3].destination_port, None);
+    assert_eq!(e[4].host.as_deref(), Some("opnsense.local"));
+    assert_eq!(e[4].destination_port, Some(3389));
+    assert!(e.iter().all(|e| e.category == Category::Network && e.logsource.category.as_deref() == Some("firewall")));
+}
+
+#[test]
+fn netfilter_lines_are_read() {
+    let e = fixture("netfilter.log");
+    assert_eq!(e[0].dataset, "netfilter");
+    assert_eq!(e[0].action.as_deref(), Some("block"));
+    assert_eq!(e[0].rule.as_deref(), Some("IPTABLES-DROP"));
+    assert_eq!((e[0].source_port, e[0].destination_port), (Some(51234), Some(22)));
+    assert_eq!(e[1].action.as_deref(), Some("pass"));
+    assert_eq!(e[1].transport.as_deref(), Some("udp"));
+    assert_eq!(e[2].action.as_deref(), Some("block"));
+    assert_eq!(e[2].source_ip.as_deref(), Some("2001:db8::23"));
+}
+
+#[test]
+fn fortinet_lines_are_read() {
+    let e = fixture("fortinet.log");
+    assert!(e.iter().all(|e| e.dataset == "fortinet"), "{e:?}");
+    assert_eq!(e[0].action.as_deref(), Some("block"));
+    assert_eq!(e[0].destination_port, Some(3389));
+    assert_eq!(e[0].transport.as_deref(), Some("tcp"));
+    assert_eq!(e[0].label("devname"), Some("FGT60F-Office"));
+    assert_eq!(e[1].action.as_deref(), Some("pass"));
+    assert_eq!(e[2].category, Category::Authentication);
+    assert_eq!(e[2].outcome, Some(Outcome::Failure));
+    assert_eq!(e[2].user.as_deref(), Some("admin"));
+    assert_eq!(e[3].category, Category::IntrusionDetection);
+    assert_eq!(e[3].label("attack"), Some("Apache.Log4j.Error.Log.Remote.Code.Execution"));
+}
+
+#[test]
+fn sophos_lines_are_read() {
+    let e = fixture("sophos.log");
+    assert!(e.iter().all(|e| e.dataset == "sophos"), "{e:?}");
+    assert_eq!(e[0].action.as_deref(), Some("block"));
+    assert_eq!(e[0].destination_port, Some(22));
+    assert_eq!(e[1].action.as_deref(), Some("pass"));
+    assert_eq!(e[2].category, Category::Authentication);
+    assert_eq!(e[2].outcome, Some(Outcome::Failure));
+    assert_eq!(e[3].category, Category::IntrusionDetection);
+}
+
+#[test]
+fn linux_auth_lines_are_read() {
+    let e = fixture("linux_auth.log");
+    let failed = &e[0];
+    assert_eq!((failed.dataset.as_str(), failed.action.as_deref()), ("sshd", Some("ssh_login")));
+    assert_eq!(failed.outcome, Some(Outcome::Failure));
+    assert_eq!(failed.user.as_deref(), Some("root"));
+    assert_eq!((failed.source_ip.as_deref(), failed.source_port), (Some("198.51.100.23"), Some(4242)));
+    assert_eq!(failed.host.as_deref(), Some("web1"));
+    assert_eq!(e[1].user.as_deref(), Some("oracle"));
+    assert_eq!(e[2].action.as_deref(), Some("ssh_invalid_user"));
+    assert_eq!(e[3].outcome, Some(Outcome::Success));
+    assert_eq!(e[3].user.as_deref(), Some("anna"));
+    assert_eq!(e[3].label("method"), Some("publickey"));
+    assert_eq!(e[5].action.as_deref(), Some("ssh_max_attempts"));
+    assert_eq!(e[6].action.as_deref(), Some("ssh_probe"));
+    assert_eq!(e[6].source_ip.as_deref(), Some("198.51.100.24"));
+    assert_eq!(e[7].command_line.as_deref(), Some("/usr/bin/apt-get update"));
+    assert_eq!(e[7].user.as_deref(), Some("anna"));
+    assert_eq!(e[8].action.as_deref(), Some("sudo_denied"));
+    assert_eq!(e[8].user.as_deref(), Some("bob"));
+    assert_eq!(e[10].command_line.as_deref(), Some("/usr/bin/truncate -s 0 /var/log/auth.log"));
+    assert_eq!(e[11].action.as_deref(), Some("user_created"));
+    assert_eq!(e[11].user.as_deref(), Some("backdoor"));
+    assert_eq!(e[12].label("group"), Some("sudo"));
+    assert_eq!(e[14].action.as_deref(), Some("su"));
+    assert_eq!(e[15].dataset, "pam");
+    assert_eq!(e[15].source_ip.as_deref(), Some("198.51.100.23"));
+    // A line no parser knows is kept raw, whole.
+    assert_eq!(e[16].dataset, "raw");
+    assert!(e[16].message.contains("Session 42"));
+}
+
+#[derive(serde::Deserialize)]
+struct Cases {
+    case: Vec<Case>,
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    rule: String,
+    #[serde(rename = "match")]
+    matching: Vec<String>,
+    no_match: Vec<String>,
+    #[serde(default)]
+    repeat: Option<u32>,
+}
+
+fn expand(lines: &[String], repeat: Option<u32>) -> Vec<String> {
+    let Some(n) = repeat else { return lines.to_vec() };
+    (0..n)
+        .flat_map(|i| lines.iter().map(move |l| l.replace("{nn}", &format!("{i:02}")).replace("{n}", &i.to_string())))
+        .collect()
+}
+
+fn fires(detector: &mut Detector, rule: &str, lines: &[String], correlation: bool) -> bool {
+    let mut fired = false;
+    for line in lines {
+        let e = read(line);
+        let hits = if correlation { detector.process(&e) } else { detector.matches(&e) };
+        fired |= hits.iter().any(|h| h.rule_id == rule);
+    }
+    fired
+}
+
+#[test]
+fn every_shipped_rule_fires_on_its_fixtures_and_not_on_the_others() {
+    let text = std::fs::read_to_string(format!("{}/tests/fixtures/rule_cases.toml", env!("CARGO_MANIFEST_DIR")))
+        .expect("cases");
+    let cases: Cases = toml::from_str(&text).expect("cases parse");
+    let set = RuleSet::shipped();
+    let covered: HashSet<&str> = cases.case.iter().map(|c| c.rule.as_str()).collect();
+    for rule in set.summaries() {
+        assert!(covered.contains(rule.id.as_str()), "rule {} ({}) has no fixture case", rule.id, rule.title);
+    }
+    for case in &cases.case {
+        let summary = set.summaries().iter().find(|s| s.id == case.rule).expect("case names a shipped rule");
+        for (lines, want) in [(&case.matching, true), (&case.no_match, false)] {
+            let lines = expand(lines, case.repeat);
+            if summary.correlation {
+                let (mut d, _) = Detector::build(&set, &HashSet::new(), &[]);
+                assert_eq!(fires(&mut d, &case.rule, &lines, true), want, "{}: {lines:?}", summary.title);
+            } else {
+                for line in &lines {
+                    let (mut d, _) = Detector::build(&set, &HashSet::new(), &[]);
+                    let got = fires(&mut d, &case.rule, std::slice::from_ref(line), false);
+                    assert_eq!(got, want, "{}: {line}", summary.title);
+                }
+            }
+        }
+    }
+    assert_eq!(SHIPPED.len(), set.len());
+}
+
+#[test]
+fn correlation_hits_name_the_group_and_count() {
+    let (mut d, problems) = Detector::build(&RuleSet::shipped(), &HashSet::new(), &[]);
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut hits = Vec::new();
+    for i in 0..10 {
+        let line = format!("<38>Nov 18 09:20:{i:02} web1 sshd[812]: Failed password for root from 198.51.100.23 port 42{i:02} ssh2");
+        hits.extend(d.process(&read(&line)));
+    }
+    let brute: Vec<_> = hits.iter().filter(|h| h.title == "SSH brute force from one address").collect();
+    assert_eq!(brute.len(), 1, "{hits:?}");
+    assert_eq!(brute[0].group, "source.ip=198.51.100.23");
+    assert_eq!(brute[0].kind, HitKind::Correlation { count: 10, window_secs: 300 });
+    assert_eq!(brute[0].severity, leitstand_domain::alert::Severity::High);
+    // The counted rule does not alert by itself.
+    assert!(hits.iter().all(|h| h.title != "SSH login failed"), "{hits:?}");
+}
+
+#[test]
+fn rules_a_tenant_switched_off_do_not_fire_and_custom_rules_do() {
+    let set = RuleSet::shipped();
+    let off: HashSet<String> = ["a343a22d-9ce1-4227-8390-48b0c9e0abe7".to_string()].into();
+    let custom = "title: Backup user logged in\nid: 6c1d2c52-8f1e-4d3a-9d0b-0c0ffee00001\nlogsource:\n  product: linux\n\
+                  detection:\n  sel:\n    user.name: backup\n    event.outcome: success\n  condition: sel\nlevel: critical\n";
+    let (mut d, problems) = Detector::build(&set, &off, &[("custom:1".into(), custom.into())]);
+    assert!(problems.is_empty(), "{problems:?}");
+    let root = read("<38>Nov 18 09:19:04 web1 sshd[816]: Accepted password for root from 198.51.100.23 port 4250 ssh2");
+    assert!(d.process(&root).is_empty());
+    let backup = read("<38>Nov 18 09:19:04 web1 sshd[816]: Accepted password for backup from 198.51.100.23 port 4250 ssh2");
+    let hits = d.process(&backup);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].severity, leitstand_domain::alert::Severity::Critical);
+    assert_eq!(d.rule_count(), set.len());
+}
+
+/// One rule, one event (as JSON-ish fields on a raw event), one verdict.
+fn verdict(detection: &str, event: SecEvent) -> bool {
+    let text = format!(
+        "title: edge\nid: 6c1d2c52-8f1e-4d3a-9d0b-0c0ffee0e0e0\nlogsource:\n  product: linux\ndetection:\n{detection}\nlevel: low\n"
+    );
+    let mut set = RuleSet::default();
+    set.add_text("edge", &text);
+    assert!(set.problems().is_empty(), "{:?}", set.problems());
+    let (d, _) = Detector::build(&set, &HashSet::new(), &[]);
+    !d.matches(&event).is_empty()
+}
+
+fn ev(message: &str, user: Option<&str>) -> SecEvent {
+    SecEvent {
+        message: message.into(),
+        user: user.map(str::to_string),
+        logsource: leitstand_detect::LogSource { product: Some("linux".into()), ..Default::default() },
+        ..SecEvent::default()
+    }
+}
+
+#[test]
+fn sigma_edge_cases_follow_the_specification() {
+    let table: &[(&str, &str, Option<&str>, bool)] = &[
+        // Plain values match the whole field, case-insensitively.
+        ("  sel:\n    user.name: Root\n  condition: sel", "", Some("root"), true),
+        ("  sel:\n    user.name: roo\n  condition: sel", "", Some("root"), false),
+        // `*` and `?` are wildcards; `\*` is a literal star.
+        ("  sel:\n    user.name: 'ad*n'\n  condition: sel", "", Some("administrator_admin"), true),
+        ("  sel:\n    user.name: 'r?ot'\n  condition: sel", "", Some("ROOT"), true),
+        ("  sel:\n    user.name: 'a\\*b'\n  condition: sel", "", Some("a*b"), true),
+        ("  sel:\n    user.name: 'a\\*b'\n  condition: sel", "", Some("axxb"), false),
+        // A list is any of its values; `|all` needs every one.
+        ("  sel:\n    user.name:\n      - bob\n      - root\n  condition: sel", "", Some("root"), true),
+        ("  sel:\n    message|contains|all:\n      - foo\n      - bar\n  condition: sel", "foo baz", None, false),
+        ("  sel:\n    message|contains|all:\n      - foo\n      - bar\n  condition: sel", "bar foo", None, true),
+        // null matches an absent field; a value never does.
+        ("  sel:\n    user.name: null\n  condition: sel", "", None, true),
+        ("  sel:\n    user.name: null\n  condition: sel", "", Some("x"), false),
+        ("  sel:\n    user.name: root\n  condition: sel", "", None, false),
+        // `|cased` makes it case-sensitive.
+        ("  sel:\n    user.name|cased: Root\n  condition: sel", "", Some("root"), false),
+        // Keywords search the message; `not` inverts.
+        ("  keywords:\n    - 'session opened'\n  condition: keywords", "pam: Session Opened for x", None, true),
+        ("  sel:\n    user.name: root\n  condition: not sel", "", Some("anna"), true),
+        // Regular expressions are not anchored unless written so.
+        ("  sel:\n    message|re: 'port [0-9]{4}$'\n  condition: sel", "from x port 4242", None, true),
+        ("  sel:\n    message|re: '^port'\n  condition: sel", "from x port 4242", None, false),
+        // `1 of sel*` over several selections.
+        ("  sel_a:\n    user.name: a\n  sel_b:\n    user.name: b\n  condition: 1 of sel_*", "", Some("b"), true),
+        // `|exists`.
+        ("  sel:\n    source.ip|exists: true\n  condition: sel", "", None, false),
+    ];
+    for (detection, message, user, want) in table {
+        assert_eq!(verdict(detection, ev(message, *user)), *want, "{detection} on message={message:?} user={user:?}");
+    }
+}
+
+#[test]
+fn rules_of_other_log_sources_are_not_tried() {
+    // A linux keyword rule does not fire on a firewall line that holds the words.
+    let set = RuleSet::shipped();
+    let (d, _) = Detector::build(&set, &HashSet::new(), &[]);
+    let fw = read("<134>Nov 18 09:15:02 fw01 filterlog[4412]: 5,,,NOT in sudoers,igb0,match,block,in,4,0x0,,51,31337,0,DF,6,tcp,60,198.51.100.23,192.0.2.10,51234,22,0,S,1,,64240,,");
+    assert!(d.matches(&fw).iter().all(|h| h.title != "User not allowed to use sudo"));
+}
