@@ -69,6 +69,9 @@ pub enum RuleKind {
     HostDown,
     /// Events of these kinds (`user.created`) or groups (`software.`).
     Event { kinds: Vec<String> },
+    /// Hits of the SOC's Sigma rules (SOC-2); each hit brings its own
+    /// severity, and repeats group per Sigma rule and source.
+    Soc,
     /// A slot whose source comes with a later feature (network traffic,
     /// vulnerabilities); it can be set up and switched off already.
     Pending { source: String },
@@ -116,7 +119,7 @@ impl RuleKind {
                 }
                 Ok(())
             }
-            RuleKind::HostDown | RuleKind::Pending { .. } => Ok(()),
+            RuleKind::HostDown | RuleKind::Soc | RuleKind::Pending { .. } => Ok(()),
             RuleKind::Event { kinds } => {
                 if kinds.is_empty() {
                     return bad("an event rule needs at least one event kind".into());
@@ -357,6 +360,7 @@ pub fn default_rules() -> Vec<DefaultRule> {
             severity: Severity::High,
             kind: RuleKind::Pending { source: "vulnerabilities".into() },
         },
+        DefaultRule { key: "soc-detection", severity: Severity::High, kind: RuleKind::Soc },
         event("software-changed", Severity::Low, &["software.installed", "software.removed"]),
         event("invalid-user-login", Severity::Medium, &["auth.invalid_user"]),
         event("locked-account-enabled", Severity::High, &["user.unlocked"]),

@@ -20,7 +20,7 @@ const RULE_COLUMNS: &str = "id, tenant_id, rule_key, name, severity, kind, enabl
 /// Alerts with their host's and rule's names.
 pub(crate) const ALERT_SELECT: &str = "SELECT a.id, a.tenant_id, a.rule_id, a.host_id, a.severity, a.state, a.count, \
      a.first_at, a.last_at, a.muted_until, a.resolved_at, a.notify, a.detail, a.assignee_id, a.flag, a.flagged_at, \
-     a.notified_level, h.name AS host_name, r.name AS rule_name, r.rule_key \
+     a.notified_level, h.name AS host_name, r.name AS rule_name, r.rule_key, a.soc_rule, a.soc_group \
      FROM alerts a JOIN alert_rules r ON r.id = a.rule_id LEFT JOIN hosts h ON h.id = a.host_id";
 
 type RuleRow = (i64, i64, Option<String>, String, String, String, i64, i64, i64);
@@ -75,6 +75,8 @@ pub(crate) fn alert(row: &AnyRow) -> Result<Alert> {
         host_name: get(row, "host_name")?,
         rule_name: get(row, "rule_name")?,
         rule_key: get(row, "rule_key")?,
+        soc_rule: get(row, "soc_rule")?,
+        soc_group: get(row, "soc_group")?,
     })
 }
 
@@ -512,6 +514,9 @@ impl AlertStore for SqlStore {
         }
         if let Some(r) = q.rule {
             filter.push_str(&format!(" AND a.rule_id = {r}"));
+        }
+        if q.soc {
+            filter.push_str(" AND a.soc_rule IS NOT NULL");
         }
         if let Some(after) = q.noted_after {
             filter.push_str(&format!(" AND a.id IN (SELECT alert_id FROM alert_notes WHERE id > {after})"));

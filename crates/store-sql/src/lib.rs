@@ -12,6 +12,7 @@ mod hosts;
 mod inventory;
 mod migrate;
 mod notify;
+mod soc;
 mod rows;
 mod tenants;
 mod tokens;

@@ -61,6 +61,9 @@ pub struct Alert {
     pub host_name: Option<String>,
     pub rule_name: String,
     pub rule_key: Option<String>,
+    /// SOC alerts: the Sigma rule id and what repeats are grouped by.
+    pub soc_rule: Option<String>,
+    pub soc_group: Option<String>,
 }
 
 /// Why an alert waits for the provider (ALARM-4).
@@ -129,6 +132,8 @@ pub struct AlertQuery {
     /// state changes, notifications: the live stream).
     pub noted_after: Option<i64>,
     pub rule: Option<i64>,
+    /// Only SOC alerts (hits of Sigma rules).
+    pub soc: bool,
     pub limit: u32,
 }
 

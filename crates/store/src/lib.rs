@@ -14,6 +14,7 @@ mod inventory;
 mod notify;
 mod records;
 mod scope;
+mod soc;
 
 pub use alerts::*;
 pub use inventory::*;
@@ -21,6 +22,7 @@ pub use leitstand_domain::audit::{AuditDraft, AuditEntry};
 pub use notify::*;
 pub use records::*;
 pub use scope::TenantScope;
+pub use soc::*;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -226,6 +228,7 @@ pub trait Store:
     + InventoryStore
     + AlertStore
     + NotifyStore
+    + SocStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

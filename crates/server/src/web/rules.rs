@@ -45,6 +45,7 @@ fn rule_summary(p: &Page, k: &RuleKind) -> String {
     match k {
         RuleKind::Event { kinds } => kinds.join(", "),
         RuleKind::HostDown => p.t("label-event-host-down"),
+        RuleKind::Soc => p.t("label-rule-soc"),
         RuleKind::Pending { source } => format!("{} ({source})", p.t("label-rule-source-later")),
         RuleKind::Threshold { metric, labels, direction, value, for_secs, recover } => {
             let op = if *direction == Direction::Above { ">" } else { "<" };
@@ -199,6 +200,7 @@ impl RuleForm {
                 f.kinds = kinds.join(", ");
             }
             RuleKind::HostDown => f.kind = "host_down".into(),
+            RuleKind::Soc => f.kind = "soc".into(),
             RuleKind::Pending { source } => {
                 f.kind = "pending".into();
                 f.kinds = source.clone();
@@ -240,6 +242,7 @@ impl RuleForm {
                 kinds: self.kinds.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect(),
             },
             "host_down" => RuleKind::HostDown,
+            "soc" => RuleKind::Soc,
             "pending" => RuleKind::Pending { source: self.kinds.trim().to_owned() },
             other => return Err(bad(format!("kind {other:?} is not threshold, event or host_down"))),
         };
