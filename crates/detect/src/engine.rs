@@ -140,12 +140,22 @@ fn hit(r: &EvaluationResult, event: &SecEvent) -> Hit {
 }
 
 /// Detectors per tenant, rebuilt when a tenant's rule choice changes.
-#[derive(Default)]
 pub struct Detectors<K> {
     by_tenant: HashMap<K, (u64, Detector)>,
 }
 
+impl<K> Default for Detectors<K> {
+    fn default() -> Self {
+        Self { by_tenant: HashMap::new() }
+    }
+}
+
 impl<K: std::hash::Hash + Eq + Clone> Detectors<K> {
+    /// Whether the tenant's detector is built for rule version `version`.
+    pub fn is_current(&self, tenant: &K, version: u64) -> bool {
+        self.by_tenant.get(tenant).is_some_and(|(v, _)| *v == version)
+    }
+
     /// The tenant's detector for rule version `version`, built by `build`
     /// when missing or older.
     pub fn get(&mut self, tenant: &K, version: u64, build: impl FnOnce() -> Detector) -> &mut Detector {

@@ -21,8 +21,11 @@ pub struct SyslogLine {
     pub pid: Option<u32>,
     pub severity: Option<u8>,
     /// Everything after the header (RFC 5424 structured data appended as
-    /// `key=value` pairs, so the vendor parsers see them).
+    /// `key=value` pairs, so the vendor parsers see them; `token` is not).
     pub msg: String,
+    /// The sender's token from the structured data (`[… token="…"]`), which
+    /// identifies a TLS sender; never part of the message.
+    pub token: Option<String>,
     pub problems: Problems,
 }
 
@@ -97,9 +100,14 @@ fn priority(text: &str) -> Option<(u8, &str)> {
 
 fn line(m: Message<&str>, problems: Problems) -> SyslogLine {
     let mut msg = m.msg.trim().to_string();
+    let mut token = None;
     for element in &m.structured_data {
         for (k, v) in element.params() {
-            msg.push_str(&format!(" {k}=\"{v}\""));
+            if *k == "token" {
+                token = Some(v.to_string());
+            } else {
+                msg.push_str(&format!(" {k}=\"{v}\""));
+            }
         }
     }
     let pid = match m.procid {
@@ -114,6 +122,7 @@ fn line(m: Message<&str>, problems: Problems) -> SyslogLine {
         pid,
         severity: m.severity.map(|s| s as u8),
         msg,
+        token,
         problems,
     }
 }
@@ -255,7 +264,7 @@ mod tests {
     #[test]
     fn rfc5424_with_structured_data() {
         let l = parse(
-            b"<165>1 2026-11-18T09:15:02.003+01:00 fw01 filterlog 123 - [meta x=\"1\"] 5,,,100,em0,match,block,in",
+            b"<165>1 2026-11-18T09:15:02.003+01:00 fw01 filterlog 123 - [meta x=\"1\"][leitstand token=\"s3cret\"] 5,,,100,em0,match,block,in",
             NOV_2026,
             0,
         );
@@ -264,6 +273,7 @@ mod tests {
         assert_eq!(l.at_ms, Some(1_794_989_702_003)); // 08:15:02.003Z
         assert!(l.msg.starts_with("5,,,100,em0"), "{}", l.msg);
         assert!(l.msg.ends_with("x=\"1\""), "{}", l.msg);
+        assert_eq!(l.token.as_deref(), Some("s3cret"));
     }
 
     #[test]

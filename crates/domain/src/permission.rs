@@ -29,12 +29,16 @@ pub enum Permission {
     HostsRead,
     /// Enrol and revoke hosts in one's scope.
     HostsManage,
+    /// SOC results: alerts, evidence, exports (customers see their own).
+    SocRead,
+    /// SOC administration and analyst work: rules, senders, triage (SOC-13).
+    SocManage,
     /// A request signed by an enrolled agent; no person holds this.
     Agent,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::Public,
         Permission::SignedIn,
         Permission::TenantsRead,
@@ -45,6 +49,8 @@ impl Permission {
         Permission::PolicyManage,
         Permission::HostsRead,
         Permission::HostsManage,
+        Permission::SocRead,
+        Permission::SocManage,
         Permission::Agent,
     ];
 
@@ -60,6 +66,8 @@ impl Permission {
             Permission::PolicyManage => "policy_manage",
             Permission::HostsRead => "hosts_read",
             Permission::HostsManage => "hosts_manage",
+            Permission::SocRead => "soc_read",
+            Permission::SocManage => "soc_manage",
             Permission::Agent => "agent",
         }
     }
@@ -68,7 +76,8 @@ impl Permission {
     pub fn granted_to(self, role: Role) -> bool {
         use Permission as P;
         match self {
-            P::Public | P::SignedIn | P::TenantsRead | P::HostsRead => true,
+            P::Public | P::SignedIn | P::TenantsRead | P::HostsRead | P::SocRead => true,
+            P::SocManage => matches!(role, Role::ProviderAdmin | Role::SocAnalyst),
             P::HostsManage => matches!(role, Role::ProviderAdmin | Role::SupportAgent | Role::CustomerAdmin),
             P::Agent => false,
             P::UsersRead => role != Role::CustomerMember,
@@ -90,6 +99,14 @@ mod tests {
         assert!(!Permission::UsersRead.granted_to(Role::CustomerMember));
         assert!(!Permission::UsersManage.granted_to(Role::CustomerMember));
         assert!(!Permission::AuditRead.granted_to(Role::CustomerMember));
+    }
+
+    #[test]
+    fn only_provider_security_staff_administer_the_soc() {
+        for role in Role::ALL {
+            assert_eq!(Permission::SocManage.granted_to(role), matches!(role, Role::ProviderAdmin | Role::SocAnalyst));
+            assert!(Permission::SocRead.granted_to(role));
+        }
     }
 
     #[test]

@@ -97,6 +97,9 @@ pub struct SystemEvent {
     pub command: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tty: String,
+    /// The line it was read from, as logged (for the SOC's rules).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
 }
 
 /// Which records go first when the spool is full: metrics are dropped before

@@ -23,6 +23,8 @@ pub struct AppState {
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// The server's own TLS, when it serves HTTPS.
     pub tls: Option<crate::tls::TlsInfo>,
+    /// What the syslog receiver counted.
+    pub syslog: Arc<crate::syslog::SyslogCounters>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             routes: Arc::new(routes),
             stopping: Arc::new(tokio::sync::watch::channel(false).0),
             tls: None,
+            syslog: Arc::default(),
         }
     }
 
@@ -84,6 +87,11 @@ pub fn spawn_workers(services: Services) {
                     Ok(gone) if gone > 0 => tracing::info!(samples = gone, "retention applied"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
+                }
+                match services.soc_retention().await {
+                    Ok(gone) if gone > 0 => tracing::info!(events = gone, "SOC event retention applied"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "SOC event retention failed; will retry"),
                 }
             }
             n += 1;

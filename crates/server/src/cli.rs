@@ -307,6 +307,11 @@ pub async fn services(config: &Config) -> anyhow::Result<Services> {
         agent_batches_per_second: config.agent_batches_per_second,
         agent_batch_burst: config.agent_batch_burst,
         agent_release: if config.agent_upgrades { shipped_agent(config) } else { None },
+        soc: leitstand_service::SocConfig {
+            rule_dirs: config.syslog.rule_dirs.clone(),
+            lines_per_second: config.syslog.lines_per_second,
+            burst: config.syslog.burst,
+        },
         ..ServiceConfig::default()
     };
     Ok(Services::new(store, Arc::new(SystemClock), key, sc))
@@ -337,7 +342,10 @@ async fn run_server(config: Config) -> anyhow::Result<ExitCode> {
     crate::app::spawn_workers(services.clone());
     let notifier = crate::notify::Notifier::new(services.clone(), &config).context("notification settings")?;
     crate::notify::spawn(Arc::new(notifier));
-    let mut state = AppState::new(services, config.clone());
+    let mut state = AppState::new(services.clone(), config.clone());
+    crate::syslog::start(services, &config.syslog, tls.as_ref().map(|t| t.config.clone()), state.syslog.clone())
+        .await
+        .context("syslog receiver")?;
     state.tls = tls.as_ref().map(|t| t.info.clone());
     tracing::info!(%addr, backend, ms = started.elapsed().as_millis() as u64, "ready");
     // The secret goes to the terminal only, never to the log. A closed

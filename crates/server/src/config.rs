@@ -62,6 +62,31 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// The HTTP gateway text messages are sent through; none: no SMS.
     pub sms: Option<SmsConfig>,
+    /// `[syslog]`: the SOC's syslog receiver and rules.
+    pub syslog: SyslogConfig,
+}
+
+/// `[syslog]`: where firewalls and servers send their logs (SOC-1, SOC-8).
+/// Each listener is off unless given; port 0 picks a free one.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyslogConfig {
+    pub udp: Option<SocketAddr>,
+    pub tcp: Option<SocketAddr>,
+    /// TCP with TLS (the server's certificate); senders name their token.
+    pub tls: Option<SocketAddr>,
+    /// Extra Sigma rule directories (e.g. SigmaHQ's rules/linux).
+    pub rule_dirs: Vec<PathBuf>,
+    /// Lines per second one tenant may send, sustained and in a burst.
+    pub lines_per_second: f64,
+    pub burst: u32,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        let soc = leitstand_service::SocConfig::default();
+        Self { udp: None, tcp: None, tls: None, rule_dirs: vec![], lines_per_second: soc.lines_per_second, burst: soc.burst }
+    }
 }
 
 /// `[smtp]`: where alarm mails go out.
@@ -129,6 +154,7 @@ impl std::fmt::Debug for Config {
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("smtp", &self.smtp.as_ref().map(|m| format!("{}:{:?} ({})", m.host, m.port, m.security)))
             .field("sms", &self.sms.as_ref().map(|s| s.url.split('?').next().unwrap_or_default().to_owned()))
+            .field("syslog", &self.syslog)
             .finish()
     }
 }
@@ -159,6 +185,7 @@ impl Default for Config {
             tls_key: None,
             smtp: None,
             sms: None,
+            syslog: SyslogConfig::default(),
         }
     }
 }
@@ -248,6 +275,18 @@ impl Config {
                 from,
                 ca_file: get("LEITSTAND_SMTP_CA_FILE").map(Into::into),
             });
+        }
+        for (var, slot) in [
+            ("LEITSTAND_SYSLOG_UDP", &mut self.syslog.udp),
+            ("LEITSTAND_SYSLOG_TCP", &mut self.syslog.tcp),
+            ("LEITSTAND_SYSLOG_TLS", &mut self.syslog.tls),
+        ] {
+            if let Some(v) = get(var) {
+                *slot = Some(v.parse().map_err(|e| ConfigError::Env(var, format!("{e}")))?);
+            }
+        }
+        if let Some(v) = get("LEITSTAND_SYSLOG_RULE_DIRS") {
+            self.syslog.rule_dirs = std::env::split_paths(&v).collect();
         }
         if let Some(url) = get("LEITSTAND_SMS_URL") {
             self.sms = Some(SmsConfig {

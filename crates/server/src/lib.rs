@@ -12,5 +12,6 @@ pub mod notify;
 pub mod openapi;
 pub mod ops;
 pub mod routes;
+pub mod syslog;
 pub mod tls;
 pub mod web;

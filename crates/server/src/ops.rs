@@ -38,7 +38,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let store = state.services.store();
-    let body = state.metrics.render(store.pool_stats(), store.backend());
+    let mut body = state.metrics.render(store.pool_stats(), store.backend());
+    body.push_str("# HELP leitstand_syslog_lines_total Syslog lines by what became of them.\n");
+    body.push_str("# TYPE leitstand_syslog_lines_total counter\n");
+    for (outcome, n) in state.syslog.snapshot() {
+        body.push_str(&format!("leitstand_syslog_lines_total{{outcome=\"{outcome}\"}} {n}\n"));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -418,6 +418,15 @@ impl Services {
                 wait,
             ));
         }
+        let auth_lines: Vec<(u64, leitstand_proto::SystemEvent)> = batch
+            .records
+            .iter()
+            .filter_map(|r| match &r.record {
+                Record::Events { events } => Some(events.iter().map(move |e| (r.seq, e.clone()))),
+                _ => None,
+            })
+            .flatten()
+            .collect();
         let mut rows = to_rows(batch, host.id, self.now())?;
         rows.max_series = self.config.max_series_per_host;
         rows.address = address.map(str::to_owned);
@@ -430,6 +439,13 @@ impl Services {
                 limit = self.config.max_series_per_host,
                 "host at its series limit; new series dropped"
             );
+        }
+        let fresh: Vec<_> = auth_lines.into_iter().filter(|(seq, _)| *seq > out.prior).map(|(_, e)| e).collect();
+        if !fresh.is_empty() {
+            // The batch is stored; a SOC failure costs only these lines' detection.
+            if let Err(e) = self.soc_agent_events(host, &fresh).await {
+                tracing::warn!(host = host.id.0, error = %e, "agent lines not taken into the SOC");
+            }
         }
         let _ = self.stored.send(host.id); // nobody watching is fine
         let settings = AgentSettings { interval_secs: u64::from(host.effective_interval_secs) };

@@ -12,6 +12,7 @@ mod hosts;
 mod inventory;
 mod notify;
 mod rate;
+mod soc;
 mod tenants;
 mod tokens;
 mod totp;
@@ -26,6 +27,7 @@ pub use error::ServiceError;
 pub use hosts::{resolution_for, AgentSignature, EnrollToken, History, HostList, HostOverview, MAX_RECORDS_PER_BATCH};
 pub use inventory::{process_tree, version_below, Found, InventoryQuestion, ItemPage};
 pub use notify::{ContactInput, Outgoing, Planned};
+pub use soc::{Datagram, ExportFormat, IntakeReport, SocConfig, SocRuleView, SocRules, SourceInput, MAX_RETENTION_DAYS};
 pub use tenants::{NewTenantInput, PlanInput};
 pub use tokens::CreatedToken;
 pub use totp::{TotpSetup, TOTP_ISSUER};
@@ -62,6 +64,8 @@ pub struct ServiceConfig {
     /// The agent build this server ships and offers to agents that run
     /// another one (AGT-4); `None`: no upgrades offered.
     pub agent_release: Option<AgentRelease>,
+    /// The SOC intake: extra rule directories, per-tenant line quota.
+    pub soc: SocConfig,
 }
 
 /// An agent build: version and SHA-256 of the binary.
@@ -103,6 +107,7 @@ impl Default for ServiceConfig {
             agent_batches_per_second: 5.0,
             agent_batch_burst: 60,
             agent_release: None,
+            soc: SocConfig::default(),
         }
     }
 }
@@ -118,13 +123,16 @@ pub struct Services {
     pub(crate) agent_buckets: Arc<std::sync::Mutex<rate::Buckets>>,
     /// Hosts whose samples this replica just stored, for live pages.
     pub(crate) stored: tokio::sync::broadcast::Sender<leitstand_domain::HostId>,
+    /// Rules, detectors, sender table and quotas of the SOC intake.
+    pub(crate) soc: Arc<soc::SocState>,
 }
 
 impl Services {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, key: SecretKey, config: ServiceConfig) -> Self {
         let agent_buckets = Arc::new(std::sync::Mutex::new(rate::Buckets::default()));
         let (stored, _) = tokio::sync::broadcast::channel(1024);
-        Self { store, clock, key, config, agent_buckets, stored }
+        let soc = Arc::new(soc::SocState::new(&config.soc));
+        Self { store, clock, key, config, agent_buckets, stored, soc }
     }
 
     /// Tells of every host whose samples this replica stores from now on

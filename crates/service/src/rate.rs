@@ -1,19 +1,25 @@
-//! Token buckets per agent: how many batches a host may send, so one agent
-//! (broken or hostile) cannot crowd out the others.
+//! Token buckets per agent (batches a host may send) and per tenant (syslog
+//! lines), so one sender, broken or hostile, cannot crowd out the others.
 
 use leitstand_domain::HostId;
 use std::collections::HashMap;
+use std::hash::Hash;
 
-/// One bucket per host, refilled continuously.
-#[derive(Default)]
-pub(crate) struct Buckets {
-    hosts: HashMap<HostId, (f64, i64)>,
+/// One bucket per key, refilled continuously.
+pub(crate) struct Buckets<K = HostId> {
+    hosts: HashMap<K, (f64, i64)>,
 }
 
-impl Buckets {
+impl<K> Default for Buckets<K> {
+    fn default() -> Self {
+        Self { hosts: HashMap::new() }
+    }
+}
+
+impl<K: Hash + Eq> Buckets<K> {
     /// Takes one token for `host` at `now_ms`; `Err(seconds)` to wait when
     /// the bucket is empty.
-    pub(crate) fn take(&mut self, host: HostId, now_ms: i64, per_second: f64, burst: u32) -> Result<(), u64> {
+    pub(crate) fn take(&mut self, host: K, now_ms: i64, per_second: f64, burst: u32) -> Result<(), u64> {
         let burst = f64::from(burst.max(1));
         if self.hosts.len() > 100_000 {
             self.hosts.clear(); // bounded; forgetting only ever lets more through

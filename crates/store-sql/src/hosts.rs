@@ -370,7 +370,7 @@ impl HostStore for SqlStore {
         if refused > 0 && !batch.sequenced {
             // Pushed samples are taken whole or not at all.
             drop(tx);
-            return Ok(IngestOutcome { up_to: max_seq as u64, refused_series: refused });
+            return Ok(IngestOutcome { up_to: max_seq as u64, refused_series: refused, prior: max_seq as u64 });
         }
         // Only the figures the batch has are set (no NULL binds: PostgreSQL
         // would fix a parameter's type at the first NULL it sees).
@@ -430,7 +430,7 @@ impl HostStore for SqlStore {
                 }
             }
         }
-        Ok(IngestOutcome { up_to: top, refused_series: refused })
+        Ok(IngestOutcome { up_to: top, refused_series: refused, prior: max_seq as u64 })
     }
 
     async fn mark_down(&self, now: Timestamp) -> Result<Vec<HostEvent>> {

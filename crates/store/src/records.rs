@@ -388,6 +388,9 @@ pub struct IngestOutcome {
     pub up_to: u64,
     /// New series refused because the host is at its limit.
     pub refused_series: u64,
+    /// The host's stored sequence before this batch: records at or below it
+    /// were retries and were skipped.
+    pub prior: u64,
 }
 
 /// Something that happened to a host (down, up).

@@ -137,6 +137,7 @@ fn read_journal(
             entry["__REALTIME_TIMESTAMP"].as_str().and_then(|t| t.parse::<i64>().ok()).map_or(0, |us| us / 1000);
         if let Some(mut e) = parse(program, message) {
             e.at_ms = at_ms;
+            e.message = message.trim().to_owned();
             events.push(e);
         }
         if seen >= MAX_PER_RUN {
@@ -191,6 +192,7 @@ fn read_auth_log(
             }
             if let Some(mut e) = parse(program, message) {
                 e.at_ms = at_ms;
+                e.message = message.trim().to_owned();
                 events.push(e);
                 if events.len() >= MAX_PER_RUN {
                     break;

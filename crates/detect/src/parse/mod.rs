@@ -31,7 +31,10 @@ pub fn normalise(line: &SyslogLine, origin: &Origin) -> SecEvent {
     );
     base.severity = line.severity;
     base.pid = line.pid;
-    let app = line.app.as_deref().unwrap_or_default();
+    let app = match line.app.as_deref().unwrap_or_default() {
+        "sshd-session" => "sshd", // OpenSSH 9.8 and later log the session process so
+        other => other,
+    };
     let parsed = if app == "filterlog" {
         filterlog::parse(base.clone())
     } else if fortinet::looks_like(&line.msg) {
