@@ -66,6 +66,17 @@ pub fn rule_title(lang: Lang, key: Option<&str>, name: &str) -> String {
     }
 }
 
+/// An alert's title: a SOC alert's Sigma rule title (as the rule writes
+/// it), else its alarm rule's name.
+pub fn alert_title(lang: Lang, a: &leitstand_store::Alert) -> String {
+    if a.soc_rule.is_some() {
+        if let Some(t) = serde_json::from_str::<serde_json::Value>(&a.detail).ok().and_then(|d| d["title"].as_str().map(str::to_owned)) {
+            return t;
+        }
+    }
+    rule_title(lang, a.rule_key.as_deref(), &a.rule_name)
+}
+
 /// Whether the catalogue of `lang` has `key`.
 pub fn has(lang: Lang, key: &str) -> bool {
     bundle(lang).is_some_and(|b| b.has_message(key))
@@ -207,6 +218,11 @@ mod tests {
                 .map(|k| format!("error-{k}")),
             )
             .chain(["unanswered", "imminent"].iter().map(|s| format!("label-flag-{s}")))
+            .chain(
+                ["received", "stored", "malformed", "invalid-utf8", "truncated", "over-quota", "agent"]
+                    .iter()
+                    .map(|k| format!("soc-counter-{k}")),
+            )
             .chain(
                 [
                     "opened",

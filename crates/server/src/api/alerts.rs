@@ -153,6 +153,9 @@ pub struct AlertDto {
     pub flagged_at: Option<String>,
     pub host_name: Option<String>,
     pub rule_name: String,
+    /// SOC alerts: the Sigma rule id and what repeats are grouped by.
+    pub soc_rule: Option<String>,
+    pub soc_group: Option<String>,
 }
 
 impl From<Alert> for AlertDto {
@@ -176,6 +179,8 @@ impl From<Alert> for AlertDto {
             flagged_at: a.flagged_at.map(|t| t.to_string()),
             host_name: a.host_name,
             rule_name: a.rule_key.unwrap_or(a.rule_name),
+            soc_rule: a.soc_rule,
+            soc_group: a.soc_group,
         }
     }
 }

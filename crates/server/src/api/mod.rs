@@ -7,6 +7,7 @@ pub(crate) mod hosts;
 mod inventory;
 mod live;
 pub(crate) mod notify;
+mod soc;
 
 use crate::app::AppState;
 use crate::http::{ApiError, ApiJson, Ctx};
@@ -27,6 +28,7 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(inventory::routes());
     v.extend(alerts::routes());
     v.extend(notify::routes());
+    v.extend(soc::routes());
     v.extend([
         route(M::GET, "/api/v1/openapi.json", P::Public, Kind::Api, "This document.", openapi),
         route(M::GET, "/api/v1/me", P::SignedIn, Kind::Api, "The user the token belongs to.", me).gives::<MeDto>(),

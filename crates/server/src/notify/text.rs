@@ -12,7 +12,7 @@ use leitstand_store::Alert;
 const LISTED: usize = 30;
 
 fn rule_name(lang: Lang, a: &Alert) -> String {
-    crate::i18n::rule_title(lang, a.rule_key.as_deref(), &a.rule_name)
+    crate::i18n::alert_title(lang, a)
 }
 
 fn severity(lang: Lang, a: &Alert) -> String {

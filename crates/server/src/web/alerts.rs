@@ -37,9 +37,10 @@ pub fn routes() -> Vec<RouteDef> {
     ]
 }
 
-/// An alert's title: the translated default rule, or the tenant's own name.
+/// An alert's title: the Sigma rule's (SOC), the translated default rule,
+/// or the tenant's own name.
 pub fn alert_title(p: &Page, a: &Alert) -> String {
-    crate::i18n::rule_title(p.lang, a.rule_key.as_deref(), &a.rule_name)
+    crate::i18n::alert_title(p.lang, a)
 }
 
 pub struct AlertRow {
@@ -150,6 +151,8 @@ struct DetailTpl {
     alert: Alert,
     title: String,
     facts: Vec<(String, String)>,
+    /// The events behind a SOC alert.
+    evidence: Vec<leitstand_store::SocEvent>,
     notes: Vec<AlertNote>,
     notifications: Vec<Notification>,
     users: Vec<(UserId, String)>,
@@ -210,10 +213,12 @@ async fn detail(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(
     } else {
         vec![]
     };
+    let evidence = if d.alert.soc_rule.is_some() { s.services.soc_evidence(a, id).await? } else { vec![] };
     Ok(render(&DetailTpl {
         p,
         title,
         facts,
+        evidence,
         notes: d.notes,
         notifications: d.notifications,
         users,

@@ -15,6 +15,7 @@ pub(crate) mod inventory;
 mod notify;
 mod profile;
 mod rules;
+mod soc;
 
 pub use audit::AuditQuery;
 pub use install::install_command;
@@ -42,6 +43,7 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(rules::routes());
     v.extend(notify::routes());
     v.extend(dashboard::routes());
+    v.extend(soc::routes());
     v.extend(install::routes());
     v.extend(profile::routes());
     v.extend(audit::routes());
@@ -136,11 +138,12 @@ pub async fn page(state: &AppState, ctx: &Ctx, title_key: &str, flash: Option<&s
     if let Some(a) = &ctx.actor {
         user_name = a.user.display_name.clone();
         role_label = tr(lang, &format!("role-{}", a.user.role.as_str().replace('_', "-")));
-        let items: [(&'static str, &str, Permission); 11] = [
+        let items: [(&'static str, &str, Permission); 12] = [
             ("/app", "nav-overview", Permission::SignedIn),
             ("/app/dashboard", "nav-dashboard", Permission::HostsRead),
             ("/app/hosts", "nav-hosts", Permission::HostsRead),
             ("/app/alerts", "nav-alerts", Permission::HostsRead),
+            ("/app/soc", "nav-soc", Permission::SocRead),
             ("/app/inventory", "nav-inventory", Permission::HostsRead),
             ("/app/checklist", "nav-checklist", Permission::HostsRead),
             ("/app/tenants", "nav-tenants", Permission::TenantsRead),

@@ -1,0 +1,389 @@
+//! The SOC in the API (SOC-1 … SOC-4, SOC-8, SOC-11, SOC-13): SOC alerts and
+//! the alert file, evidence and events for everyone who sees the tenant;
+//! senders, rules and retention for provider security staff.
+
+use super::alerts::AlertDto;
+use super::ApiResult;
+use crate::app::AppState;
+use crate::http::{ApiJson, Ctx};
+use crate::routes::{route, Kind, RouteDef};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use leitstand_detect::rules::{RuleProblem, RuleSummary};
+use leitstand_domain::alert::Severity;
+use leitstand_domain::{Permission as P, TenantId};
+use leitstand_service::{ExportFormat, ServiceError, SourceInput};
+use leitstand_store::{SocEvent, SyslogSource};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub fn routes() -> Vec<RouteDef> {
+    use Method as M;
+    vec![
+        route(
+            M::GET,
+            "/api/v1/soc/alerts",
+            P::SocRead,
+            Kind::Api,
+            "SOC alerts, most critical first: `?tenant=` `&state=open,acknowledged`.",
+            alerts,
+        )
+        .gives::<Vec<AlertDto>>(),
+        route(
+            M::GET,
+            "/api/v1/soc/export",
+            P::SocRead,
+            Kind::Api,
+            "The SOC alert file: `?format=csv|json` `&tenant=`.",
+            export,
+        ),
+        route(M::GET, "/api/v1/soc/events", P::SocRead, Kind::Api, "Stored events: `?tenant=` `&before=` `&limit=`.", events)
+            .gives::<Vec<SocEventDto>>(),
+        route(M::GET, "/api/v1/alerts/{alert}/evidence", P::SocRead, Kind::Api, "The events behind a SOC alert.", evidence)
+            .gives::<Vec<SocEventDto>>(),
+        route(M::GET, "/api/v1/tenants/{tenant}/syslog-sources", P::SocManage, Kind::Api, "A tenant's syslog senders.", sources)
+            .gives::<Vec<SourceDto>>(),
+        route(
+            M::POST,
+            "/api/v1/tenants/{tenant}/syslog-sources",
+            P::SocManage,
+            Kind::Api,
+            "Register a syslog sender; with `new_token` the answer holds its TLS token (shown once).",
+            create_source,
+        )
+        .takes::<SourceInputDto>()
+        .gives::<SourceDto>(),
+        route(
+            M::PUT,
+            "/api/v1/tenants/{tenant}/syslog-sources/{source}",
+            P::SocManage,
+            Kind::Api,
+            "Change a syslog sender.",
+            update_source,
+        )
+        .takes::<SourceInputDto>()
+        .gives::<SourceDto>(),
+        route(
+            M::GET,
+            "/api/v1/tenants/{tenant}/soc-rules",
+            P::SocManage,
+            Kind::Api,
+            "The Sigma rules a tenant runs, with those that did not load.",
+            rules,
+        )
+        .gives::<RulesDto>(),
+        route(
+            M::POST,
+            "/api/v1/tenants/{tenant}/soc-rules",
+            P::SocManage,
+            Kind::Api,
+            "Add or replace a tenant's own Sigma rule (YAML); refused with line and cause when it is not valid.",
+            save_rule,
+        )
+        .takes::<RuleYamlDto>()
+        .gives::<RuleCheckDto>(),
+        route(
+            M::PUT,
+            "/api/v1/tenants/{tenant}/soc-rules/{rule}",
+            P::SocManage,
+            Kind::Api,
+            "Switch a rule on or off for a tenant.",
+            set_rule,
+        )
+        .takes::<SwitchDto>(),
+        route(
+            M::POST,
+            "/api/v1/soc/rules/check",
+            P::SocManage,
+            Kind::Api,
+            "Check a Sigma rule without saving it: what it is, or each problem with its line.",
+            check_rule,
+        )
+        .takes::<RuleYamlDto>()
+        .gives::<RuleCheckDto>(),
+        route(
+            M::PUT,
+            "/api/v1/tenants/{tenant}/soc-retention",
+            P::SocManage,
+            Kind::Api,
+            "How many days a tenant's events are kept (SOC-11; 90 unless agreed).",
+            set_retention,
+        )
+        .takes::<RetentionDto>(),
+    ]
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    tenant: Option<i64>,
+    state: Option<String>,
+    format: Option<String>,
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn alerts(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -> ApiResult<Vec<AlertDto>> {
+    let states = super::alerts::parse_states(q.state.as_deref())?;
+    let list = s.services.soc_alerts(ctx.actor()?, q.tenant.map(TenantId), states, 1000).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+async fn export(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -> Result<Response, super::ApiError> {
+    let (format, kind) = match q.format.as_deref().unwrap_or("json") {
+        "csv" => (ExportFormat::Csv, "text/csv; charset=utf-8"),
+        "json" => (ExportFormat::Json, "application/json"),
+        other => return Err(ServiceError::BadInput(format!("format {other:?}: use csv or json")).into()),
+    };
+    let body = s.services.soc_export(ctx.actor()?, q.tenant.map(TenantId), format, &ctx.tz).await?;
+    Ok(([(header::CONTENT_TYPE, kind)], body).into_response())
+}
+
+/// A stored security event.
+#[derive(Serialize, JsonSchema)]
+pub struct SocEventDto {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub at: String,
+    pub received_at: String,
+    /// The parser that read it: sshd, filterlog, fortinet, raw …
+    pub dataset: String,
+    /// The event in the ECS-like schema.
+    pub event: serde_json::Value,
+}
+
+impl From<SocEvent> for SocEventDto {
+    fn from(e: SocEvent) -> Self {
+        SocEventDto {
+            id: e.id,
+            tenant: e.tenant,
+            at: e.at.to_string(),
+            received_at: e.received_at.to_string(),
+            dataset: e.dataset,
+            event: serde_json::from_str(&e.event).unwrap_or_default(),
+        }
+    }
+}
+
+async fn events(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -> ApiResult<Vec<SocEventDto>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let list = s.services.soc_events(ctx.actor()?, q.tenant.map(TenantId), q.before, limit).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+async fn evidence(State(s): State<AppState>, ctx: Ctx, Path(alert): Path<i64>) -> ApiResult<Vec<SocEventDto>> {
+    let list = s.services.soc_evidence(ctx.actor()?, alert).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// A syslog sender.
+#[derive(Serialize, JsonSchema)]
+pub struct SourceDto {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub name: String,
+    pub address: Option<String>,
+    pub hostname: Option<String>,
+    /// Whether it has a TLS token.
+    pub has_token: bool,
+    /// The token, only in the answer that made it.
+    pub token: Option<String>,
+    pub enabled: bool,
+    pub last_seen_at: Option<String>,
+}
+
+fn source_dto(src: SyslogSource, token: Option<String>) -> SourceDto {
+    SourceDto {
+        id: src.id,
+        tenant: src.tenant,
+        name: src.name,
+        address: src.address,
+        hostname: src.hostname,
+        has_token: src.token_hash.is_some(),
+        token,
+        enabled: src.enabled,
+        last_seen_at: src.last_seen_at.map(|t| t.to_string()),
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct SourceInputDto {
+    pub name: String,
+    /// The sender's IP address.
+    #[serde(default)]
+    pub address: String,
+    /// The host name in its lines.
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Make a (new) token for sending over TLS.
+    #[serde(default)]
+    pub new_token: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl From<SourceInputDto> for SourceInput {
+    fn from(d: SourceInputDto) -> Self {
+        SourceInput { name: d.name, address: d.address, hostname: d.hostname, enabled: d.enabled, new_token: d.new_token }
+    }
+}
+
+async fn sources(State(s): State<AppState>, ctx: Ctx, Path(tenant): Path<i64>) -> ApiResult<Vec<SourceDto>> {
+    let list = s.services.syslog_sources(ctx.actor()?, Some(TenantId(tenant))).await?;
+    Ok(Json(list.into_iter().map(|x| source_dto(x, None)).collect()))
+}
+
+async fn create_source(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(tenant): Path<i64>,
+    ApiJson(d): ApiJson<SourceInputDto>,
+) -> ApiResult<SourceDto> {
+    let (saved, token) = s.services.save_syslog_source(ctx.actor()?, TenantId(tenant), None, &d.into()).await?;
+    Ok(Json(source_dto(saved, token)))
+}
+
+async fn update_source(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path((tenant, id)): Path<(i64, i64)>,
+    ApiJson(d): ApiJson<SourceInputDto>,
+) -> ApiResult<SourceDto> {
+    let (saved, token) = s.services.save_syslog_source(ctx.actor()?, TenantId(tenant), Some(id), &d.into()).await?;
+    Ok(Json(source_dto(saved, token)))
+}
+
+/// A Sigma rule as loaded.
+#[derive(Serialize, JsonSchema)]
+pub struct RuleDto {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub correlation: bool,
+    pub logsource: String,
+    pub tags: Vec<String>,
+    pub enabled: bool,
+    pub custom: bool,
+}
+
+fn rule_dto(s: RuleSummary, enabled: bool, custom: bool) -> RuleDto {
+    RuleDto {
+        id: s.id,
+        title: s.title,
+        description: s.description,
+        severity: s.severity,
+        correlation: s.correlation,
+        logsource: s.logsource,
+        tags: s.tags,
+        enabled,
+        custom,
+    }
+}
+
+/// A rule that did not load, or a problem of a checked rule.
+#[derive(Serialize, JsonSchema)]
+pub struct ProblemDto {
+    pub origin: String,
+    pub line: Option<u32>,
+    pub cause: String,
+}
+
+impl From<RuleProblem> for ProblemDto {
+    fn from(p: RuleProblem) -> Self {
+        ProblemDto { origin: p.origin, line: p.line, cause: p.cause }
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RulesDto {
+    pub rules: Vec<RuleDto>,
+    pub problems: Vec<ProblemDto>,
+    pub retention_days: u32,
+}
+
+async fn rules(State(s): State<AppState>, ctx: Ctx, Path(tenant): Path<i64>) -> ApiResult<RulesDto> {
+    let r = s.services.soc_rules(ctx.actor()?, TenantId(tenant)).await?;
+    Ok(Json(RulesDto {
+        rules: r.rules.into_iter().map(|v| rule_dto(v.summary, v.enabled, v.custom)).collect(),
+        problems: r.problems.into_iter().map(Into::into).collect(),
+        retention_days: r.retention_days,
+    }))
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct RuleYamlDto {
+    /// The rule as Sigma YAML.
+    pub yaml: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RuleCheckDto {
+    pub valid: bool,
+    pub rules: Vec<RuleDto>,
+    pub problems: Vec<ProblemDto>,
+}
+
+async fn check_rule(State(s): State<AppState>, ctx: Ctx, ApiJson(d): ApiJson<RuleYamlDto>) -> ApiResult<RuleCheckDto> {
+    ctx.actor()?.require(P::SocManage)?;
+    Ok(Json(match s.services.check_soc_rule(&d.yaml) {
+        Ok(list) => RuleCheckDto {
+            valid: true,
+            rules: list.into_iter().map(|r| rule_dto(r, true, true)).collect(),
+            problems: vec![],
+        },
+        Err(problems) => {
+            RuleCheckDto { valid: false, rules: vec![], problems: problems.into_iter().map(Into::into).collect() }
+        }
+    }))
+}
+
+async fn save_rule(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(tenant): Path<i64>,
+    ApiJson(d): ApiJson<RuleYamlDto>,
+) -> ApiResult<RuleCheckDto> {
+    let saved = s.services.save_soc_rule(ctx.actor()?, TenantId(tenant), &d.yaml).await?;
+    let summary = s.services.check_soc_rule(&saved.yaml).map_err(|_| ServiceError::Internal("saved rule".into()))?;
+    Ok(Json(RuleCheckDto {
+        valid: true,
+        rules: summary.into_iter().map(|r| rule_dto(r, saved.enabled, true)).collect(),
+        problems: vec![],
+    }))
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct SwitchDto {
+    pub enabled: bool,
+}
+
+async fn set_rule(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path((tenant, rule)): Path<(i64, String)>,
+    ApiJson(d): ApiJson<SwitchDto>,
+) -> ApiResult<SwitchDto> {
+    s.services.set_soc_rule(ctx.actor()?, TenantId(tenant), &rule, d.enabled).await?;
+    Ok(Json(d))
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct RetentionDto {
+    pub days: u32,
+}
+
+async fn set_retention(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(tenant): Path<i64>,
+    ApiJson(d): ApiJson<RetentionDto>,
+) -> ApiResult<RetentionDto> {
+    s.services.set_soc_retention(ctx.actor()?, TenantId(tenant), d.days).await?;
+    Ok(Json(d))
+}

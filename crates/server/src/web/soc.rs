@@ -1,0 +1,361 @@
+//! The SOC in the console (SOC-1 … SOC-4, SOC-8, SOC-11, SOC-13): SOC
+//! alerts by criticality with the alert file (CSV, JSON) and the intake
+//! counters; stored events; for provider security staff the rules (shipped
+//! ones switched per tenant, custom Sigma rules checked with line and
+//! cause), the syslog senders and the retention.
+
+use super::rules::customer_tenants;
+use super::{done, page, render, Page, WebResult};
+use crate::app::AppState;
+use crate::http::{Ctx, WebForm};
+use crate::routes::{route, Kind, RouteDef};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, Method};
+use axum::response::IntoResponse;
+use leitstand_detect::rules::RuleProblem;
+use leitstand_domain::alert::{AlertState, Severity};
+use leitstand_domain::{Permission as P, TenantId};
+use leitstand_service::{ExportFormat, ServiceError, SocRuleView, SourceInput};
+use leitstand_store::{Alert, SocEvent, SyslogSource};
+use serde::Deserialize;
+
+pub fn routes() -> Vec<RouteDef> {
+    use Method as M;
+    vec![
+        route(M::GET, "/app/soc", P::SocRead, Kind::Web, "SOC alerts by criticality, intake counters.", overview),
+        route(M::GET, "/app/soc/events", P::SocRead, Kind::Web, "Stored security events, newest first.", events),
+        route(M::GET, "/app/soc/export.csv", P::SocRead, Kind::Web, "The SOC alert file as CSV.", export_csv),
+        route(M::GET, "/app/soc/export.json", P::SocRead, Kind::Web, "The SOC alert file as JSON.", export_json),
+        route(M::GET, "/app/soc/rules", P::SocManage, Kind::Web, "A tenant's Sigma rules.", rules),
+        route(M::POST, "/app/soc/rules", P::SocManage, Kind::Web, "Check or save a custom Sigma rule.", save_rule),
+        route(M::POST, "/app/soc/rules/{rule}", P::SocManage, Kind::Web, "Switch a Sigma rule on or off.", set_rule),
+        route(M::GET, "/app/soc/sources", P::SocManage, Kind::Web, "Syslog senders of a tenant.", sources),
+        route(M::POST, "/app/soc/sources", P::SocManage, Kind::Web, "Register a syslog sender.", create_source),
+        route(M::POST, "/app/soc/sources/{source}", P::SocManage, Kind::Web, "Change a syslog sender.", update_source),
+        route(M::POST, "/app/soc/retention", P::SocManage, Kind::Web, "How long a tenant's events are kept.", retention),
+    ]
+}
+
+#[derive(Deserialize, Default)]
+struct ListForm {
+    state: Option<String>,
+    before: Option<i64>,
+    ok: Option<String>,
+}
+
+pub struct SocRow {
+    pub alert: Alert,
+    pub title: String,
+    pub group: String,
+}
+
+#[derive(Template)]
+#[template(path = "soc.html")]
+struct OverviewTpl {
+    p: Page,
+    rows: Vec<SocRow>,
+    state: String,
+    states: Vec<(&'static str, String)>,
+    severities: Vec<(&'static str, String, String)>,
+    /// Intake of the last 7 days: counter name and total.
+    counters: Vec<(String, u64)>,
+    can_manage: bool,
+}
+
+impl OverviewTpl {
+    fn sev(&self, s: &Severity) -> String {
+        self.p.tk("severity-", s.as_str())
+    }
+
+    fn state_label(&self, s: &AlertState) -> String {
+        self.p.tk("alert-state-", s.as_str())
+    }
+}
+
+async fn overview(State(s): State<AppState>, ctx: Ctx, Query(f): Query<ListForm>) -> WebResult {
+    let a = ctx.actor()?;
+    let state = f.state.unwrap_or_else(|| "open,acknowledged,muted".into());
+    let states = crate::api::alerts::parse_states(Some(&state))?;
+    let alerts = s.services.soc_alerts(a, ctx.selected_tenant, states, 500).await?;
+    let p = page(&s, &ctx, "page-soc", f.ok.as_deref()).await;
+    let rows = alerts
+        .into_iter()
+        .map(|x| SocRow { title: super::alerts::alert_title(&p, &x), group: x.soc_group.clone().unwrap_or_default(), alert: x })
+        .collect();
+    let mut totals: std::collections::BTreeMap<String, u64> = Default::default();
+    if let Some(t) = ctx.selected_tenant.or((!a.user.role.is_staff()).then_some(a.user.tenant)) {
+        for (_, kind, n) in s.services.soc_counters(a, t, 7).await? {
+            *totals.entry(kind).or_default() += n;
+        }
+    }
+    let counters = totals.into_iter().map(|(k, n)| (p.tk("soc-counter-", &k.replace('_', "-")), n)).collect();
+    let states = [
+        ("open,acknowledged,muted", "label-alerts-active"),
+        ("open", "alert-state-open"),
+        ("acknowledged", "alert-state-acknowledged"),
+        ("resolved", "alert-state-resolved"),
+    ]
+    .iter()
+    .map(|(v, k)| (*v, p.t(k)))
+    .collect();
+    let severities = Severity::ALL
+        .iter()
+        .rev()
+        .map(|x| (x.as_str(), p.tk("severity-", x.as_str()), p.tk("severity-meaning-", x.as_str())))
+        .collect();
+    Ok(render(&OverviewTpl { p, rows, state, states, severities, counters, can_manage: a.can(P::SocManage) }))
+}
+
+#[derive(Template)]
+#[template(path = "soc_events.html")]
+struct EventsTpl {
+    p: Page,
+    events: Vec<SocEvent>,
+    older: Option<i64>,
+}
+
+/// Events per page.
+const EVENT_PAGE: u32 = 100;
+
+async fn events(State(s): State<AppState>, ctx: Ctx, Query(f): Query<ListForm>) -> WebResult {
+    let a = ctx.actor()?;
+    let events = s.services.soc_events(a, ctx.selected_tenant, f.before, EVENT_PAGE).await?;
+    let older = (events.len() == EVENT_PAGE as usize).then(|| events.last().map(|e| e.id)).flatten();
+    let p = page(&s, &ctx, "page-soc-events", None).await;
+    Ok(render(&EventsTpl { p, events, older }))
+}
+
+async fn export(s: &AppState, ctx: &Ctx, format: ExportFormat) -> WebResult {
+    let a = ctx.actor()?;
+    let body = s.services.soc_export(a, ctx.selected_tenant, format, &ctx.tz).await?;
+    let (kind, ext) = match format {
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        ExportFormat::Json => ("application/json", "json"),
+    };
+    let file = format!("leitstand-soc-alerts-{}.{ext}", s.services.now().strftime("%Y%m%d-%H%M%S"));
+    Ok((
+        [(header::CONTENT_TYPE, kind.to_owned()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\""))],
+        body,
+    )
+        .into_response())
+}
+
+async fn export_csv(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+    export(&s, &ctx, ExportFormat::Csv).await
+}
+
+async fn export_json(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+    export(&s, &ctx, ExportFormat::Json).await
+}
+
+#[derive(Template)]
+#[template(path = "soc_rules.html")]
+struct RulesTpl {
+    p: Page,
+    tenants: Vec<(TenantId, String)>,
+    tenant: Option<TenantId>,
+    rules: Vec<SocRuleView>,
+    problems: Vec<RuleProblem>,
+    retention_days: u32,
+    /// The custom rule as typed, and what the check found.
+    yaml: String,
+    checked: Vec<RuleProblem>,
+    checked_ok: Option<String>,
+}
+
+impl RulesTpl {
+    fn sev(&self, s: &Severity) -> String {
+        self.p.tk("severity-", s.as_str())
+    }
+
+    fn is_tenant(&self, t: &TenantId) -> bool {
+        self.tenant == Some(*t)
+    }
+}
+
+async fn rules_page(
+    s: &AppState,
+    ctx: &Ctx,
+    asked: Option<i64>,
+    flash: Option<&str>,
+    yaml: String,
+    checked: Result<Option<String>, Vec<RuleProblem>>,
+) -> WebResult {
+    let a = ctx.actor()?;
+    let (tenants, tenant) = customer_tenants(s, ctx, asked).await?;
+    let p = page(s, ctx, "page-soc-rules", flash).await;
+    let (rules, problems, retention_days) = match tenant {
+        Some(t) => {
+            let r = s.services.soc_rules(a, t).await?;
+            (r.rules, r.problems, r.retention_days)
+        }
+        None => (vec![], s.services.soc_rule_set().problems().to_vec(), 0),
+    };
+    let (checked_ok, checked) = match checked {
+        Ok(ok) => (ok, vec![]),
+        Err(problems) => (None, problems),
+    };
+    Ok(render(&RulesTpl { p, tenants, tenant, rules, problems, retention_days, yaml, checked, checked_ok }))
+}
+
+#[derive(Deserialize, Default)]
+struct TenantQuery {
+    tenant: Option<i64>,
+    ok: Option<String>,
+}
+
+async fn rules(State(s): State<AppState>, ctx: Ctx, Query(f): Query<TenantQuery>) -> WebResult {
+    rules_page(&s, &ctx, f.tenant, f.ok.as_deref(), String::new(), Ok(None)).await
+}
+
+#[derive(Deserialize)]
+struct RuleForm {
+    tenant: i64,
+    #[serde(default)]
+    yaml: String,
+    #[serde(default)]
+    action: String,
+}
+
+async fn save_rule(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<RuleForm>) -> WebResult {
+    let a = ctx.actor()?;
+    a.require(P::SocManage)?;
+    a.require_tenant(TenantId(f.tenant))?;
+    let checked = s.services.check_soc_rule(&f.yaml);
+    match (checked, f.action.as_str()) {
+        (Ok(_), "save") => {
+            s.services.save_soc_rule(a, TenantId(f.tenant), &f.yaml).await?;
+            Ok(done(&format!("/app/soc/rules?tenant={}", f.tenant), "msg-soc-rule-saved"))
+        }
+        (Ok(summaries), _) => {
+            let title = summaries.first().map(|r| r.title.clone());
+            rules_page(&s, &ctx, Some(f.tenant), None, f.yaml, Ok(title)).await
+        }
+        (Err(problems), _) => rules_page(&s, &ctx, Some(f.tenant), None, f.yaml, Err(problems)).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct SwitchForm {
+    tenant: i64,
+    #[serde(default)]
+    enabled: Option<String>,
+}
+
+async fn set_rule(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(rule): Path<String>,
+    WebForm(f): WebForm<SwitchForm>,
+) -> WebResult {
+    s.services.set_soc_rule(ctx.actor()?, TenantId(f.tenant), &rule, f.enabled.is_some()).await?;
+    Ok(done(&format!("/app/soc/rules?tenant={}", f.tenant), "msg-rule-saved"))
+}
+
+#[derive(Deserialize)]
+struct RetentionForm {
+    tenant: i64,
+    days: String,
+}
+
+async fn retention(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<RetentionForm>) -> WebResult {
+    let days = f.days.trim().parse::<u32>().map_err(|_| {
+        ServiceError::Invalid(vec![leitstand_domain::FieldError::new("days", "error-retention-days")])
+    })?;
+    s.services.set_soc_retention(ctx.actor()?, TenantId(f.tenant), days).await?;
+    Ok(done(&format!("/app/soc/rules?tenant={}", f.tenant), "msg-saved"))
+}
+
+#[derive(Template)]
+#[template(path = "soc_sources.html")]
+struct SourcesTpl {
+    p: Page,
+    tenants: Vec<(TenantId, String)>,
+    tenant: Option<TenantId>,
+    sources: Vec<SyslogSource>,
+    /// A token made just now, shown once.
+    token: Option<(String, String)>,
+    receiver: String,
+}
+
+impl SourcesTpl {
+    fn is_tenant(&self, t: &TenantId) -> bool {
+        self.tenant == Some(*t)
+    }
+}
+
+async fn sources_page(
+    s: &AppState,
+    ctx: &Ctx,
+    asked: Option<i64>,
+    flash: Option<&str>,
+    token: Option<(String, String)>,
+) -> WebResult {
+    let a = ctx.actor()?;
+    let (tenants, tenant) = customer_tenants(s, ctx, asked).await?;
+    let sources = match tenant {
+        Some(t) => s.services.syslog_sources(a, Some(t)).await?,
+        None => vec![],
+    };
+    let c = &s.config.syslog;
+    let receiver = [("UDP", c.udp), ("TCP", c.tcp), ("TLS", c.tls)]
+        .iter()
+        .filter_map(|(k, v)| v.map(|a| format!("{k} {a}")))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let p = page(s, ctx, "page-soc-sources", flash).await;
+    Ok(render(&SourcesTpl { p, tenants, tenant, sources, token, receiver }))
+}
+
+async fn sources(State(s): State<AppState>, ctx: Ctx, Query(f): Query<TenantQuery>) -> WebResult {
+    sources_page(&s, &ctx, f.tenant, f.ok.as_deref(), None).await
+}
+
+#[derive(Deserialize, Default)]
+struct SourceForm {
+    tenant: i64,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    hostname: String,
+    #[serde(default)]
+    enabled: Option<String>,
+    #[serde(default)]
+    new_token: Option<String>,
+}
+
+impl SourceForm {
+    fn input(&self) -> SourceInput {
+        SourceInput {
+            name: self.name.clone(),
+            address: self.address.clone(),
+            hostname: self.hostname.clone(),
+            enabled: self.enabled.is_some(),
+            new_token: self.new_token.is_some(),
+        }
+    }
+}
+
+async fn save_source(s: &AppState, ctx: &Ctx, id: Option<i64>, f: &SourceForm) -> WebResult {
+    let (saved, token) = s.services.save_syslog_source(ctx.actor()?, TenantId(f.tenant), id, &f.input()).await?;
+    match token {
+        Some(t) => sources_page(s, ctx, Some(f.tenant), Some("msg-saved"), Some((saved.name, t))).await,
+        None => Ok(done(&format!("/app/soc/sources?tenant={}", f.tenant), "msg-saved")),
+    }
+}
+
+async fn create_source(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<SourceForm>) -> WebResult {
+    save_source(&s, &ctx, None, &f).await
+}
+
+async fn update_source(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<SourceForm>,
+) -> WebResult {
+    save_source(&s, &ctx, Some(id), &f).await
+}
