@@ -15,7 +15,7 @@ async fn failed_sign_ins_raise_one_alert_that_counts_and_can_be_acknowledged() {
     let admin = app.bootstrap().await;
     let tenant = app.tenant(&admin, "Kunde A").await;
     let rules = app.services.alert_rules(&admin, tenant).await.expect("rules");
-    assert_eq!(rules.len(), 19, "a new tenant has the default rules");
+    assert_eq!(rules.len(), 20, "a new tenant has the default rules");
     assert_eq!(app.services.ensure_default_rules(tenant).await.expect("again"), 0);
 
     let (id, _) = app.host(&admin, tenant, "web-01").await;

@@ -10,10 +10,10 @@ use leitstand_server::routes::{self, Kind};
 use serde_json::json;
 
 fn fill(path: &str, w: &World, own: bool) -> String {
-    let (tenant, user, token, host, rule, alert, contact) = if own {
-        (w.a.0, 0, 0, 0, 0, 0, 0)
+    let (tenant, user, token, host, rule, alert, contact, source) = if own {
+        (w.a.0, 0, 0, 0, 0, 0, 0, 0)
     } else {
-        (w.b.0, w.b_user.0, w.b_token_id, w.b_host, w.b_rule, w.b_alert, w.b_contact)
+        (w.b.0, w.b_user.0, w.b_token_id, w.b_host, w.b_rule, w.b_alert, w.b_contact, w.b_source)
     };
     let mut out = path.to_owned();
     for seg in path.split('/').filter(|s| s.starts_with('{')) {
@@ -28,6 +28,7 @@ fn fill(path: &str, w: &World, own: bool) -> String {
             "{rule}" => rule.to_string(),
             "{alert}" => alert.to_string(),
             "{contact}" => contact.to_string(),
+            "{source}" => source.to_string(),
             other => panic!("route {path}: the tests do not know the parameter {other}; add it here"),
         };
         out = out.replace(seg, &v);
@@ -81,6 +82,14 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
         }
         ("POST", "/api/v1/tenants/{tenant}/contacts") | ("PUT", "/api/v1/contacts/{contact}") => contact_json(w),
         ("POST", "/app/alert-rules/{rule}") => json!({ "tenant": w.a.0.to_string(), "enabled": "1" }),
+        ("POST", "/app/soc/rules/{rule}") => json!({ "tenant": w.a.0.to_string(), "enabled": "1" }),
+        ("POST", "/app/soc/sources/{source}") => source_json(w),
+        ("POST", "/api/v1/tenants/{tenant}/syslog-sources") | ("PUT", "/api/v1/tenants/{tenant}/syslog-sources/{source}") => {
+            json!({ "name": "Firewall", "address": "192.0.2.1" })
+        }
+        ("POST", "/api/v1/tenants/{tenant}/soc-rules") => json!({ "yaml": custom_sigma_rule() }),
+        ("PUT", "/api/v1/tenants/{tenant}/soc-rules/{rule}") => json!({ "enabled": false }),
+        ("PUT", "/api/v1/tenants/{tenant}/soc-retention") => json!({ "days": 30 }),
         ("POST", p) if p.starts_with("/app/") => json!({}),
         ("DELETE", _) => json!({}),
         _ => return None,
@@ -97,6 +106,15 @@ fn rule_json() -> serde_json::Value {
 fn rule_form(w: &World) -> serde_json::Value {
     json!({ "tenant": w.a.0.to_string(), "name": "Disk", "severity": "high", "kind": "threshold",
             "metric": "fs_used_percent", "direction": "above", "value": "90", "for_mins": "1", "recover": "85" })
+}
+
+fn source_json(w: &World) -> serde_json::Value {
+    json!({ "tenant": w.a.0.to_string(), "name": "Firewall", "address": "192.0.2.1", "hostname": "", "enabled": "1" })
+}
+
+fn custom_sigma_rule() -> &'static str {
+    "title: Backup user\nid: 6c1d2c52-8f1e-4d3a-9d0b-0c0ffee0aaaa\nlogsource:\n  product: linux\n\
+     detection:\n  sel:\n    user.name: backup\n  condition: sel\nlevel: high\n"
 }
 
 fn contact_json(w: &World) -> serde_json::Value {
@@ -343,4 +361,27 @@ async fn tenant_ids_in_form_bodies_are_checked_too() {
     }
     let rules = app.store.alert_rules(&leitstand_store::TenantScope::All, w.b).await.expect("rules");
     assert!(rules.iter().all(|r| r.key.is_some()), "no rule added to B");
+    // The SOC's forms, sent by an analyst assigned to A only.
+    let soc = Caller::browser(&app, "soc").await;
+    let posts = [
+        ("/app/soc/rules", json!({ "yaml": custom_sigma_rule(), "action": "save" })),
+        ("/app/soc/rules/a343a22d-9ce1-4227-8390-48b0c9e0abe7", json!({ "enabled": "" })),
+        ("/app/soc/sources", source_json(&w)),
+        ("/app/soc/retention", json!({ "days": "5" })),
+    ];
+    for (path, mut body) in posts {
+        body["tenant"] = json!(b);
+        let resp = send(&app, &soc, Kind::Web, &Method::POST, path, Some(&body)).await;
+        assert_eq!(resp.status().as_u16(), 404, "{path} with tenant B in the body");
+    }
+    for path in [format!("/app/soc/rules?tenant={b}"), format!("/app/soc/sources?tenant={b}")] {
+        let resp = send(&app, &soc, Kind::Web, &Method::GET, &path, None).await;
+        let text = resp.text().await.expect("page");
+        assert!(!text.contains("Kunde B") && !text.contains("192.0.2.200"), "{path} leaked tenant B");
+    }
+    let choices = app.store.soc_rule_choices(&leitstand_store::TenantScope::All, w.b).await.expect("choices");
+    assert!(choices.choices.is_empty() && choices.custom.is_empty(), "no SOC rule of B changed");
+    assert_eq!(choices.retention_days, leitstand_store::DEFAULT_RETENTION_DAYS);
+    let sources = app.store.syslog_sources(&leitstand_store::TenantScope::All, Some(w.b)).await.expect("sources");
+    assert_eq!(sources.len(), 1, "no sender added to B");
 }

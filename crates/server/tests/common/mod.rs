@@ -216,6 +216,7 @@ pub struct World {
     pub b_rule: i64,
     pub b_alert: i64,
     pub b_contact: i64,
+    pub b_source: i64,
 }
 
 impl TestApp {
@@ -278,7 +279,14 @@ pub async fn world(app: &TestApp) -> World {
         rules: vec![],
     };
     let b_contact = app.services.save_contact(&admin, b, None, contact).await.expect("contact").id;
-    World { a, b, b_user, b_token_id: tok.info.id.0, b_host, b_rule, b_alert, b_contact }
+    let source = leitstand_service::SourceInput {
+        name: "B Firewall".into(),
+        address: "192.0.2.200".into(),
+        enabled: true,
+        ..Default::default()
+    };
+    let b_source = app.services.save_syslog_source(&admin, b, None, &source).await.expect("source").0.id;
+    World { a, b, b_user, b_token_id: tok.info.id.0, b_host, b_rule, b_alert, b_contact, b_source }
 }
 
 /// Every role with the name of a user who holds it in the fixture.
