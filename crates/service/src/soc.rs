@@ -210,7 +210,7 @@ impl Services {
     async fn sources(&self) -> Result<Vec<SyslogSource>> {
         let now = self.now().as_millisecond();
         if let Ok(cache) = self.soc.sources.lock() {
-            if now - cache.0 < SOURCES_TTL_MS {
+            if now.saturating_sub(cache.0) < SOURCES_TTL_MS {
                 return Ok(cache.1.clone());
             }
         }
