@@ -14,6 +14,7 @@ pub mod notify;
 pub mod permission;
 pub mod plan;
 pub mod role;
+pub mod soc;
 pub mod totp;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -223,6 +223,14 @@ mod tests {
                     .iter()
                     .map(|k| format!("soc-counter-{k}")),
             )
+            .chain(leitstand_domain::soc::CLASSES.iter().map(|c| format!("soc-class-{c}")))
+            .chain(leitstand_domain::soc::Verdict::ALL.iter().map(|v| format!("soc-verdict-{}", v.as_str())))
+            .chain(leitstand_domain::soc::IndicatorKind::ALL.iter().map(|k| format!("label-indicator-{}", k.as_str())))
+            .chain(
+                ["soc-text", "soc-class", "soc-verdict", "indicator-kind", "indicator-value", "month", "source-name"]
+                    .iter()
+                    .map(|k| format!("error-{k}")),
+            )
             .chain(
                 [
                     "opened",
@@ -239,6 +247,11 @@ mod tests {
                     "escalated",
                     "quiet-hours",
                     "notify-off",
+                    "reprioritised",
+                    "reclassified",
+                    "closed",
+                    "recommendation",
+                    "internal",
                 ]
                 .iter()
                 .map(|k| format!("label-note-{k}")),

@@ -29,6 +29,8 @@ fn fill(path: &str, w: &World, own: bool) -> String {
             "{alert}" => alert.to_string(),
             "{contact}" => contact.to_string(),
             "{source}" => source.to_string(),
+            // Provider-wide: no tenant owns one; an id that does not exist.
+            "{indicator}" => "999999".into(),
             other => panic!("route {path}: the tests do not know the parameter {other}; add it here"),
         };
         out = out.replace(seg, &v);
@@ -82,6 +84,14 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
         }
         ("POST", "/api/v1/tenants/{tenant}/contacts") | ("PUT", "/api/v1/contacts/{contact}") => contact_json(w),
         ("POST", "/app/alert-rules/{rule}") => json!({ "tenant": w.a.0.to_string(), "enabled": "1" }),
+        (
+            "POST",
+            "/app/alerts/{alert}/internal-notes"
+            | "/app/alerts/{alert}/recommendation"
+            | "/api/v1/alerts/{alert}/internal-notes"
+            | "/api/v1/alerts/{alert}/recommendation",
+        ) => json!({ "text": "Hallo" }),
+        ("POST", "/api/v1/alerts/{alert}/triage") => json!({ "severity": "high" }),
         ("POST", "/app/soc/rules/{rule}") => json!({ "tenant": w.a.0.to_string(), "enabled": "1" }),
         ("POST", "/app/soc/sources/{source}") => source_json(w),
         ("POST", "/api/v1/tenants/{tenant}/syslog-sources") | ("PUT", "/api/v1/tenants/{tenant}/syslog-sources/{source}") => {

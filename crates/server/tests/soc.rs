@@ -400,3 +400,146 @@ async fn custom_rules_are_checked_with_line_and_cause_and_customers_cannot_admin
         app.api().get(app.at(&format!("/api/v1/tenants/{}/soc-rules", w.a.0))).bearer_auth(&anna).send().await.expect("get");
     assert_eq!(denied.status(), 403, "customers see results, not the rules (SOC-13)");
 }
+
+fn line_from(peer: &str, text: &str) -> leitstand_service::Datagram {
+    leitstand_service::Datagram {
+        peer: peer.parse().expect("ip"),
+        bytes: text.as_bytes().to_vec(),
+        truncated: false,
+        tls: false,
+    }
+}
+
+async fn set_package(app: &TestApp, tenant: TenantId, soc: &str) {
+    let admin = app.services.cli_actor().await.expect("admin");
+    let plan = leitstand_service::PlanInput { security: "professional".into(), soc: soc.into(), managed_service: false };
+    app.services.set_plan(&admin, tenant, &plan).await.expect("plan");
+}
+
+#[tokio::test]
+async fn the_queue_honours_package_hours_and_nrw_holidays() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    set_package(&app, w.a, "2").await;
+    set_package(&app, w.b, "3").await;
+    source(&app, w.a, by_address("A", "127.0.0.1")).await;
+    source(&app, w.b, by_address("B", "127.0.0.2")).await;
+    let root = "<38>Nov 18 09:19:04 h sshd[1]: Accepted password for root from 198.51.100.23 port 1 ssh2";
+    app.services.ingest_syslog(vec![line_from("127.0.0.1", root), line_from("127.0.0.2", root)]).await.expect("in");
+    let admin = app.services.cli_actor().await.expect("admin");
+    let at = |s: &str| -> jiff::Timestamp { format!("{s}[Europe/Berlin]").parse::<jiff::Zoned>().expect("t").timestamp() };
+    let split = |items: Vec<leitstand_service::QueueItem>| {
+        let now: Vec<TenantId> = items.iter().filter(|i| i.in_hours).map(|i| i.alert.tenant).collect();
+        let later: Vec<TenantId> = items.iter().filter(|i| !i.in_hours).map(|i| i.alert.tenant).collect();
+        (now, later)
+    };
+    app.clock.set(at("2026-11-24T10:00:00")); // Tuesday
+    assert_eq!(split(app.services.soc_queue(&admin).await.expect("queue")).0.len(), 2);
+    app.clock.set(at("2026-11-28T10:00:00")); // Saturday
+    let items = app.services.soc_queue(&admin).await.expect("queue");
+    assert_eq!(split(items.clone()), (vec![w.b], vec![w.a]), "package 3 is worked at weekends, package 2 waits");
+    let waiting = items.iter().find(|i| i.alert.tenant == w.a).expect("A");
+    assert_eq!(waiting.next_start, Some(at("2026-11-30T09:00:00")), "Monday 9:00");
+    app.clock.set(at("2026-06-04T11:00:00")); // Corpus Christi, a holiday in NRW
+    assert_eq!(split(app.services.soc_queue(&admin).await.expect("queue")), (vec![w.b], vec![w.a]));
+    // Package 1 gets the alert file, not analysts.
+    set_package(&app, w.b, "1").await;
+    let items = app.services.soc_queue(&admin).await.expect("queue");
+    assert!(items.iter().all(|i| i.alert.tenant != w.b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysts_triage_recommend_by_mail_and_close_while_customers_see_no_internal_notes() {
+    let Some(smtp) = common::smtp::Smtp::start().await else { return };
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    set_package(&app, w.a, "3").await;
+    source(&app, w.a, by_address("A", "127.0.0.1")).await;
+    let admin = app.services.cli_actor().await.expect("admin");
+    let contact = leitstand_service::ContactInput {
+        name: "IT Kunde A".into(),
+        channel: "email".into(),
+        address: "it@kunde-a.example".into(),
+        language: "de".into(),
+        min_severity: "critical".into(),
+        level: 0,
+        enabled: true,
+        rules: vec![],
+    };
+    app.services.save_contact(&admin, w.a, None, contact).await.expect("contact");
+    let line = "<38>Nov 18 09:19:04 h sshd[1]: Accepted password for root from 198.51.100.23 port 1 ssh2";
+    app.services.ingest_syslog(vec![line_from("127.0.0.1", line)]).await.expect("in");
+    let alert = soc_alerts(&app, w.a).await.pop().expect("alert");
+    let soc = app.actor("soc").await;
+    // The address is on the provider's indicator list.
+    app.services.add_indicator(&soc, "ip", "198.51.100.23", "known scanner").await.expect("indicator");
+    let hits = app.services.alert_indicator_hits(&soc, alert.id).await.expect("hits");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].note, "known scanner");
+    // Reprioritise and reclassify, an internal note, a recommendation.
+    app.services.triage_soc_alert(&soc, alert.id, Some("critical"), Some("brute_force"), None).await.expect("triage");
+    app.services.soc_internal_note(&soc, alert.id, "Kunde hat Root-Login erlaubt, intern prüfen").await.expect("note");
+    let told = app
+        .services
+        .recommend(&soc, alert.id, "Bitte den Root-Login per SSH abschalten (PermitRootLogin no) und das Passwort ändern.")
+        .await
+        .expect("recommend");
+    assert_eq!(told, 1);
+    let mut config = leitstand_server::config::Config { smtp: Some(smtp.config()), ..Default::default() };
+    config.base_url = Some(app.url.clone());
+    let notifier = leitstand_server::notify::Notifier::new(app.services.clone(), &config).expect("notifier");
+    notifier.round(false).await.expect("round");
+    let mails = smtp.messages();
+    let mail = mails.iter().find(|m| common::smtp::subject(m).contains("Empfehlung des SOC")).expect("the mail");
+    assert!(mail.contains("PermitRootLogin no"), "{mail}");
+    assert!(!mail.contains("intern pr"), "the internal note is not mailed");
+    // The customer sees the recommendation, not the internal note.
+    let anna = app.token("anna").await;
+    let seen = app.get_json(&anna, &format!("/api/v1/alerts/{}", alert.id)).await.to_string();
+    assert!(seen.contains("PermitRootLogin"), "{seen}");
+    assert!(!seen.contains("intern pr"), "customers never see internal notes: {seen}");
+    // Close with a verdict.
+    app.services.triage_soc_alert(&soc, alert.id, None, None, Some("true_positive")).await.expect("close");
+    let closed = app.store.alert(&TenantScope::All, alert.id).await.expect("alert");
+    assert_eq!(closed.state, leitstand_domain::alert::AlertState::Resolved);
+    assert_eq!(closed.severity, leitstand_domain::alert::Severity::Critical);
+    assert_eq!(closed.soc_class.as_deref(), Some("brute_force"));
+    assert_eq!(closed.soc_verdict, Some(leitstand_domain::soc::Verdict::TruePositive));
+    // A customer can do none of this.
+    let anna_actor = app.actor("anna").await;
+    assert!(app.services.triage_soc_alert(&anna_actor, alert.id, None, None, Some("false_positive")).await.is_err());
+    assert!(app.services.soc_internal_note(&anna_actor, alert.id, "x").await.is_err());
+}
+
+#[tokio::test]
+async fn usage_far_above_the_package_is_flagged() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    set_package(&app, w.a, "1").await;
+    set_package(&app, w.b, "1").await;
+    source(&app, w.a, by_address("A", "127.0.0.1")).await;
+    source(&app, w.b, by_address("B", "127.0.0.2")).await;
+    // 301 root logins from different addresses: 301 alerts for A (package 1 includes 100).
+    let lines = (0..301)
+        .map(|i| {
+            let text = format!(
+                "<38>Nov 18 09:19:04 h sshd[1]: Accepted password for root from 10.{}.{}.1 port 1 ssh2",
+                i / 256,
+                i % 256
+            );
+            line_from("127.0.0.1", &text)
+        })
+        .chain(std::iter::once(line_from(
+            "127.0.0.2",
+            "<38>Nov 18 09:19:04 h sshd[1]: Accepted password for root from 10.0.0.1 port 1 ssh2",
+        )))
+        .collect();
+    app.services.ingest_syslog(lines).await.expect("in");
+    let admin = app.services.cli_actor().await.expect("admin");
+    let month = app.now().to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").expect("tz"));
+    let rows = app.services.soc_fair_use(&admin, month.year(), month.month()).await.expect("fair use");
+    let a = rows.iter().find(|r| r.tenant == w.a).expect("A");
+    let b = rows.iter().find(|r| r.tenant == w.b).expect("B");
+    assert_eq!((a.alerts, a.over), (301, true));
+    assert_eq!((b.alerts, b.over), (1, false));
+}

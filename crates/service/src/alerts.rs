@@ -163,7 +163,11 @@ impl Services {
     pub async fn alert_detail(&self, actor: &Actor, id: i64) -> Result<AlertDetail> {
         actor.require(Permission::HostsRead)?;
         let alert = self.store.alert(actor.scope(), id).await?;
-        let notes = self.store.alert_notes(actor.scope(), id).await?;
+        let mut notes = self.store.alert_notes(actor.scope(), id).await?;
+        if !actor.role().is_staff() {
+            // Analysts' internal notes stay with the provider (SOC-13).
+            notes.retain(|n| n.kind != NoteKind::Internal.as_str());
+        }
         let q = NotificationQuery { alert: Some(id), limit: 200, ..Default::default() };
         let notifications = self.store.notifications(actor.scope(), &q).await?;
         Ok(AlertDetail { alert, notes, notifications })

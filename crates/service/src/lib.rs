@@ -16,6 +16,7 @@ mod soc;
 mod tenants;
 mod tokens;
 mod totp;
+mod triage;
 mod users;
 
 pub use actor::{Actor, AuthVia};
@@ -31,6 +32,7 @@ pub use soc::{Datagram, ExportFormat, IntakeReport, SocConfig, SocRuleView, SocR
 pub use tenants::{NewTenantInput, PlanInput};
 pub use tokens::CreatedToken;
 pub use totp::{TotpSetup, TOTP_ISSUER};
+pub use triage::{FairUseRow, QueueItem};
 pub use users::{Invitation, NewUserInput};
 
 use leitstand_domain::Clock;

@@ -36,6 +36,8 @@ pub struct Outgoing {
     pub contact: Contact,
     pub items: Vec<(Notification, Alert)>,
     pub held_back: u32,
+    /// An analyst's recommendation (SOC-5): sent alone, quoting the alert.
+    pub recommendation: Option<String>,
 }
 
 impl Outgoing {
@@ -256,14 +258,15 @@ impl Services {
     pub async fn take_notifications(&self, limit: u32) -> Result<Vec<Outgoing>> {
         let now = self.now();
         let rows = self.store.claim_notifications(now, now + LEASE, limit).await?;
-        let mut by_contact: BTreeMap<i64, Vec<Notification>> = BTreeMap::new();
+        // Alerts to a contact go as one message; each recommendation alone.
+        let mut by_contact: BTreeMap<(i64, Option<i64>), Vec<Notification>> = BTreeMap::new();
         for n in rows {
-            by_contact.entry(n.contact).or_default().push(n);
+            by_contact.entry((n.contact, n.note)).or_default().push(n);
         }
         let all = TenantScope::All;
         let window = SignedDuration::from_secs(RATE_WINDOW_SECS);
         let mut out = vec![];
-        for (contact_id, rows) in by_contact {
+        for ((contact_id, note), rows) in by_contact {
             let ids: Vec<i64> = rows.iter().map(|n| n.id).collect();
             let contact = self.store.contact(&all, contact_id).await?;
             if !contact.enabled {
@@ -281,7 +284,14 @@ impl Services {
                 let alert = self.store.alert(&all, n.alert).await?;
                 items.push((n, alert));
             }
-            out.push(Outgoing { contact, items, held_back: held_back as u32 });
+            let recommendation = match (note, items.first()) {
+                (Some(note), Some((n, _))) => {
+                    let notes = self.store.alert_notes(&all, n.alert).await?;
+                    notes.into_iter().find(|x| x.id == note).map(|x| x.body)
+                }
+                _ => None,
+            };
+            out.push(Outgoing { contact, items, held_back: held_back as u32, recommendation });
         }
         Ok(out)
     }

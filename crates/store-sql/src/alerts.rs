@@ -6,6 +6,7 @@ use crate::{map_err, ms, ts, tx::scope_sql, SqlStore};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use leitstand_domain::alert::{next_state, AlertAction, AlertState, Crossing, Evaluator, RuleKind, Severity, Tracker};
+use leitstand_domain::soc::Verdict;
 use leitstand_domain::{HostId, TenantId, UserId};
 use leitstand_store::{
     Alert, AlertFlag, AlertNote, AlertQuery, AlertRule, AlertStore, AuditDraft, NewAlertRule, NoteKind, Result,
@@ -20,7 +21,8 @@ const RULE_COLUMNS: &str = "id, tenant_id, rule_key, name, severity, kind, enabl
 /// Alerts with their host's and rule's names.
 pub(crate) const ALERT_SELECT: &str = "SELECT a.id, a.tenant_id, a.rule_id, a.host_id, a.severity, a.state, a.count, \
      a.first_at, a.last_at, a.muted_until, a.resolved_at, a.notify, a.detail, a.assignee_id, a.flag, a.flagged_at, \
-     a.notified_level, h.name AS host_name, r.name AS rule_name, r.rule_key, a.soc_rule, a.soc_group \
+     a.notified_level, h.name AS host_name, r.name AS rule_name, r.rule_key, a.soc_rule, a.soc_group, \
+     a.soc_verdict, a.soc_class, a.triaged_at \
      FROM alerts a JOIN alert_rules r ON r.id = a.rule_id LEFT JOIN hosts h ON h.id = a.host_id";
 
 type RuleRow = (i64, i64, Option<String>, String, String, String, i64, i64, i64);
@@ -77,6 +79,11 @@ pub(crate) fn alert(row: &AnyRow) -> Result<Alert> {
         rule_key: get(row, "rule_key")?,
         soc_rule: get(row, "soc_rule")?,
         soc_group: get(row, "soc_group")?,
+        soc_verdict: get::<Option<String>>(row, "soc_verdict")?
+            .map(|v| Verdict::parse(&v).ok_or_else(|| bad_row("alert verdict")))
+            .transpose()?,
+        soc_class: get(row, "soc_class")?,
+        triaged_at: get::<Option<i64>>(row, "triaged_at")?.map(ts),
     })
 }
 

@@ -20,10 +20,10 @@ const CONTACT_COLUMNS: &str =
 type ContactRow = (i64, i64, String, String, String, String, String, String, i64, Option<String>, i64);
 
 const NOTIFICATION_SELECT: &str = "SELECT n.id, n.tenant_id, n.alert_id, n.contact_id, n.level, n.state, n.attempts, \
-     n.next_at, n.last_error, n.created_at, n.sent_at, c.name, c.channel, c.address \
+     n.next_at, n.last_error, n.created_at, n.sent_at, c.name, c.channel, c.address, n.note_id \
      FROM notifications n JOIN notify_contacts c ON c.id = n.contact_id";
 type NotificationRow =
-    (i64, i64, i64, i64, i64, String, i64, i64, Option<String>, i64, Option<i64>, String, String, String);
+    (i64, i64, i64, i64, i64, String, i64, i64, Option<String>, i64, Option<i64>, String, String, String, Option<i64>);
 
 fn bad(what: &str) -> StoreError {
     StoreError::Backend(format!("unreadable {what} in the database"))
@@ -47,7 +47,7 @@ fn contact(r: ContactRow) -> Result<Contact> {
 }
 
 fn notification(r: NotificationRow) -> Result<Notification> {
-    let (id, tenant, alert, contact, level, state, attempts, next_at, last_error, created_at, sent_at, name, ch, addr) =
+    let (id, tenant, alert, contact, level, state, attempts, next_at, last_error, created_at, sent_at, name, ch, addr, note) =
         r;
     Ok(Notification {
         id,
@@ -61,6 +61,7 @@ fn notification(r: NotificationRow) -> Result<Notification> {
         last_error,
         created_at: ts(created_at),
         sent_at: sent_at.map(ts),
+        note,
         contact_name: name,
         channel: Channel::parse(&ch).ok_or_else(|| bad("contact channel"))?,
         address: addr,

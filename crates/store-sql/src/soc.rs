@@ -6,11 +6,13 @@ use crate::alerts::{alert, audited, note, ALERT_SELECT};
 use crate::{map_err, ms, ts, tx::scope_sql, SqlStore};
 use async_trait::async_trait;
 use jiff::Timestamp;
-use leitstand_domain::alert::{next_state, AlertAction};
-use leitstand_domain::TenantId;
+use leitstand_domain::alert::{next_state, AlertAction, AlertState};
+use leitstand_domain::soc::IndicatorKind;
+use leitstand_domain::{TenantId, UserId};
 use leitstand_store::{
-    AuditDraft, CustomRule, NewSocHit, NewSyslogSource, Result, SocEvent, SocEventQuery, SocIntake, SocRuleChoices,
-    SocStore, StoreError, SyslogSource, TenantScope, DEFAULT_RETENTION_DAYS, MAX_EVIDENCE,
+    AuditDraft, CustomRule, Indicator, NewSocHit, NewSyslogSource, Result, SocEvent, SocEventQuery, SocIntake,
+    SocRuleChoices, SocStore, SocUsage, StoreError, SyslogSource, TenantScope, Triage, DEFAULT_RETENTION_DAYS,
+    MAX_EVIDENCE,
 };
 use sqlx::AnyConnection;
 
@@ -224,6 +226,13 @@ async fn count(conn: &mut AnyConnection, tenant: i64, day: i64, kind: &str, n: u
     .await
     .map_err(map_err)?;
     Ok(())
+}
+
+type IndicatorRow = (i64, String, String, String, i64);
+
+fn indicator((id, kind, value, note, added_at): IndicatorRow) -> Result<Indicator> {
+    let kind = IndicatorKind::parse(&kind).ok_or_else(|| StoreError::Backend("unreadable indicator kind".into()))?;
+    Ok(Indicator { id, kind, value, note, added_at: ts(added_at) })
 }
 
 #[async_trait]
@@ -550,6 +559,184 @@ impl SocStore for SqlStore {
         }
         tx.finish().await?;
         Ok(deleted)
+    }
+
+    async fn triage_alert(
+        &self,
+        scope: &TenantScope,
+        id: i64,
+        t: &Triage,
+        author: UserId,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let mut tx = self.write(scope).await?;
+        let a = crate::alerts::alert_in(&mut tx.conn, scope, id).await?;
+        if a.soc_rule.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let (tenant, at, by) = (a.tenant.0, ms(at), Some(author.0));
+        if let Some(sev) = t.severity.filter(|s| *s != a.severity) {
+            sqlx::query("UPDATE alerts SET severity = $1 WHERE id = $2")
+                .bind(sev.as_str())
+                .bind(id)
+                .execute(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+            note(&mut tx.conn, tenant, id, at, "reprioritised", by, &format!("{} → {}", a.severity.as_str(), sev.as_str()))
+                .await?;
+        }
+        if let Some(class) = t.class.as_deref().filter(|c| Some(*c) != a.soc_class.as_deref()) {
+            sqlx::query("UPDATE alerts SET soc_class = $1, triaged_at = $2 WHERE id = $3")
+                .bind(class)
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+            note(&mut tx.conn, tenant, id, at, "reclassified", by, class).await?;
+        }
+        if let Some(v) = t.verdict {
+            sqlx::query(
+                "UPDATE alerts SET soc_verdict = $1, triaged_at = $2, state = $3, resolved_at = $2 WHERE id = $4",
+            )
+            .bind(v.as_str())
+            .bind(at)
+            .bind(AlertState::Resolved.as_str())
+            .bind(id)
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+            note(&mut tx.conn, tenant, id, at, "closed", by, v.as_str()).await?;
+        }
+        tx.commit(&audited(audit, a.tenant, format!("alert:{id}"))).await
+    }
+
+    async fn recommend(
+        &self,
+        scope: &TenantScope,
+        id: i64,
+        author: UserId,
+        text: &str,
+        contacts: &[i64],
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<i64> {
+        let mut tx = self.write(scope).await?;
+        let a = crate::alerts::alert_in(&mut tx.conn, scope, id).await?;
+        let note_id = note(&mut tx.conn, a.tenant.0, id, ms(at), "recommendation", Some(author.0), text).await?;
+        for contact in contacts {
+            sqlx::query(
+                "INSERT INTO notifications (tenant_id, alert_id, contact_id, level, state, attempts, next_at, \
+                 created_at, note_id) SELECT $1, $2, id, 0, 'pending', 0, $3, $3, $4 FROM notify_contacts \
+                 WHERE id = $5 AND tenant_id = $1",
+            )
+            .bind(a.tenant.0)
+            .bind(id)
+            .bind(ms(at))
+            .bind(note_id)
+            .bind(contact)
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+        }
+        tx.commit(&audited(audit, a.tenant, format!("alert:{id}"))).await?;
+        Ok(note_id)
+    }
+
+    async fn indicators(&self) -> Result<Vec<Indicator>> {
+        let mut tx = self.read(&TenantScope::All).await?;
+        let rows: Vec<IndicatorRow> =
+            sqlx::query_as("SELECT id, kind, value, note, added_at FROM soc_indicators ORDER BY kind, value")
+                .fetch_all(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+        tx.finish().await?;
+        rows.into_iter().map(indicator).collect()
+    }
+
+    async fn add_indicator(
+        &self,
+        kind: IndicatorKind,
+        value: &str,
+        note: &str,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<Indicator> {
+        let mut tx = self.write(&TenantScope::All).await?;
+        sqlx::query(
+            "INSERT INTO soc_indicators (kind, value, note, added_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (kind, value) DO UPDATE SET note = excluded.note",
+        )
+        .bind(kind.as_str())
+        .bind(value)
+        .bind(note)
+        .bind(ms(at))
+        .execute(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        let row: IndicatorRow =
+            sqlx::query_as("SELECT id, kind, value, note, added_at FROM soc_indicators WHERE kind = $1 AND value = $2")
+                .bind(kind.as_str())
+                .bind(value)
+                .fetch_one(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+        tx.commit(audit).await?;
+        indicator(row)
+    }
+
+    async fn remove_indicator(&self, id: i64, audit: &AuditDraft) -> Result<()> {
+        let mut tx = self.write(&TenantScope::All).await?;
+        let done = sqlx::query("DELETE FROM soc_indicators WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit(audit).await
+    }
+
+    async fn matching_indicators(&self, values: &[String]) -> Result<Vec<Indicator>> {
+        let mut found = Vec::new();
+        let mut tx = self.read(&TenantScope::All).await?;
+        for v in values {
+            let rows: Vec<IndicatorRow> =
+                sqlx::query_as("SELECT id, kind, value, note, added_at FROM soc_indicators WHERE value = $1")
+                    .bind(v)
+                    .fetch_all(&mut *tx.conn)
+                    .await
+                    .map_err(map_err)?;
+            for r in rows {
+                found.push(indicator(r)?);
+            }
+        }
+        tx.finish().await?;
+        found.sort_by_key(|i| i.id);
+        found.dedup_by_key(|i| i.id);
+        Ok(found)
+    }
+
+    async fn soc_usage(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SocUsage>> {
+        let mut tx = self.read(&TenantScope::All).await?;
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT tenant_id, \
+             SUM(CASE WHEN first_at >= $1 AND first_at < $2 THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN soc_verdict IS NOT NULL AND triaged_at >= $1 AND triaged_at < $2 THEN 1 ELSE 0 END) \
+             FROM alerts WHERE soc_rule IS NOT NULL GROUP BY tenant_id ORDER BY tenant_id",
+        )
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        tx.finish().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, a, h)| SocUsage { tenant: TenantId(t), alerts: a as u64, handled: h as u64 })
+            .collect())
     }
 
     async fn soc_counters(

@@ -91,3 +91,22 @@ CREATE TABLE soc_counters (
     count INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, day, kind)
 );
+
+-- Analyst triage (SOC-5): the verdict and class of a SOC alert, when it was
+-- triaged; recommendations go out through the notification outbox with the
+-- timeline note they quote.
+ALTER TABLE alerts ADD COLUMN soc_verdict TEXT;
+ALTER TABLE alerts ADD COLUMN soc_class TEXT;
+ALTER TABLE alerts ADD COLUMN triaged_at INTEGER;
+ALTER TABLE notifications ADD COLUMN note_id INTEGER REFERENCES alert_notes (id);
+
+-- The provider's own indicator list (IPs, domains, hashes, user names);
+-- provider data, no tenant's.
+CREATE TABLE soc_indicators (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    note TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    UNIQUE (kind, value)
+);

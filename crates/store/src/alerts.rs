@@ -64,6 +64,10 @@ pub struct Alert {
     /// SOC alerts: the Sigma rule id and what repeats are grouped by.
     pub soc_rule: Option<String>,
     pub soc_group: Option<String>,
+    /// SOC triage (SOC-5): the analyst's verdict, class, and when.
+    pub soc_verdict: Option<leitstand_domain::soc::Verdict>,
+    pub soc_class: Option<String>,
+    pub triaged_at: Option<Timestamp>,
 }
 
 /// Why an alert waits for the provider (ALARM-4).
@@ -109,6 +113,8 @@ pub enum NoteKind {
     Comment,
     /// What the provider did about a flagged alert (ALARM-4).
     ProviderAction,
+    /// An analyst's note the customer never sees (SOC-13).
+    Internal,
 }
 
 impl NoteKind {
@@ -116,6 +122,7 @@ impl NoteKind {
         match self {
             NoteKind::Comment => "comment",
             NoteKind::ProviderAction => "provider_action",
+            NoteKind::Internal => "internal",
         }
     }
 }

@@ -80,6 +80,8 @@ pub struct Notification {
     pub last_error: Option<String>,
     pub created_at: Timestamp,
     pub sent_at: Option<Timestamp>,
+    /// A recommendation (SOC-5): the timeline note it sends.
+    pub note: Option<i64>,
     /// Joined for display.
     pub contact_name: String,
     pub channel: Channel,

@@ -6,7 +6,8 @@ use crate::{AuditDraft, Result, TenantScope};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use leitstand_domain::alert::Severity;
-use leitstand_domain::{HostId, TenantId};
+use leitstand_domain::soc::{IndicatorKind, Verdict};
+use leitstand_domain::{HostId, TenantId, UserId};
 
 /// Events are kept this long unless the tenant agreed otherwise (SOC-11).
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
@@ -140,6 +141,34 @@ pub struct SocRuleChoices {
     pub retention_days: u32,
 }
 
+/// What an analyst changes on a SOC alert; a verdict closes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Triage {
+    pub severity: Option<Severity>,
+    pub class: Option<String>,
+    pub verdict: Option<Verdict>,
+}
+
+/// An entry of the provider's indicator list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Indicator {
+    pub id: i64,
+    pub kind: IndicatorKind,
+    pub value: String,
+    pub note: String,
+    pub added_at: Timestamp,
+}
+
+/// A tenant's SOC usage in a period (SOC-12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocUsage {
+    pub tenant: TenantId,
+    /// SOC alerts opened.
+    pub alerts: u64,
+    /// SOC alerts an analyst closed with a verdict.
+    pub handled: u64,
+}
+
 #[async_trait]
 pub trait SocStore: Send + Sync {
     async fn syslog_sources(&self, scope: &TenantScope, tenant: Option<TenantId>) -> Result<Vec<SyslogSource>>;
@@ -186,6 +215,44 @@ pub trait SocStore: Send + Sync {
     /// Deletes every tenant's events older than its retention, with their
     /// evidence links; returns how many events went.
     async fn soc_retention(&self, now: Timestamp) -> Result<u64>;
+    /// Reprioritises, reclassifies and (with a verdict) closes a SOC alert,
+    /// each change a timeline note.
+    #[allow(clippy::too_many_arguments)]
+    async fn triage_alert(
+        &self,
+        scope: &TenantScope,
+        alert: i64,
+        triage: &Triage,
+        author: UserId,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// A recommendation on the timeline, queued to `contacts` with it.
+    #[allow(clippy::too_many_arguments)]
+    async fn recommend(
+        &self,
+        scope: &TenantScope,
+        alert: i64,
+        author: UserId,
+        text: &str,
+        contacts: &[i64],
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<i64>;
+    async fn indicators(&self) -> Result<Vec<Indicator>>;
+    async fn add_indicator(
+        &self,
+        kind: IndicatorKind,
+        value: &str,
+        note: &str,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<Indicator>;
+    async fn remove_indicator(&self, id: i64, audit: &AuditDraft) -> Result<()>;
+    /// Indicators among these values (any kind).
+    async fn matching_indicators(&self, values: &[String]) -> Result<Vec<Indicator>>;
+    /// Every tenant's SOC alerts opened and handled in `[from, to)`.
+    async fn soc_usage(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SocUsage>>;
     /// Counters per day (days since the Unix epoch, UTC) since a day.
     async fn soc_counters(&self, scope: &TenantScope, tenant: TenantId, since_day: i64)
         -> Result<Vec<(i64, String, u64)>>;

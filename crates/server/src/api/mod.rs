@@ -29,6 +29,7 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(alerts::routes());
     v.extend(notify::routes());
     v.extend(soc::routes());
+    v.extend(soc::triage_routes());
     v.extend([
         route(M::GET, "/api/v1/openapi.json", P::Public, Kind::Api, "This document.", openapi),
         route(M::GET, "/api/v1/me", P::SignedIn, Kind::Api, "The user the token belongs to.", me).gives::<MeDto>(),

@@ -387,3 +387,226 @@ async fn set_retention(
     s.services.set_soc_retention(ctx.actor()?, TenantId(tenant), d.days).await?;
     Ok(Json(d))
 }
+
+pub fn triage_routes() -> Vec<RouteDef> {
+    use Method as M;
+    vec![
+        route(
+            M::GET,
+            "/api/v1/soc/queue",
+            P::SocManage,
+            Kind::Api,
+            "Open SOC alerts of the analyst's tenants with triage (packages 2 and 3); `in_hours` first.",
+            queue,
+        )
+        .gives::<Vec<QueueItemDto>>(),
+        route(
+            M::POST,
+            "/api/v1/alerts/{alert}/triage",
+            P::SocManage,
+            Kind::Api,
+            "Reprioritise (`severity`), reclassify (`class`) and close with a `verdict` (true_positive, false_positive).",
+            triage,
+        )
+        .takes::<TriageDto>(),
+        route(
+            M::POST,
+            "/api/v1/alerts/{alert}/recommendation",
+            P::SocManage,
+            Kind::Api,
+            "A recommendation on the timeline, mailed to the tenant's e-mail contacts.",
+            recommend,
+        )
+        .takes::<TextDto>(),
+        route(
+            M::POST,
+            "/api/v1/alerts/{alert}/internal-notes",
+            P::SocManage,
+            Kind::Api,
+            "A note only provider staff see.",
+            internal_note,
+        )
+        .takes::<TextDto>(),
+        route(M::GET, "/api/v1/soc/indicators", P::SocManage, Kind::Api, "The provider's indicator list.", indicators)
+            .gives::<Vec<IndicatorDto>>(),
+        route(
+            M::POST,
+            "/api/v1/soc/indicators",
+            P::SocManage,
+            Kind::Api,
+            "Add an indicator (`kind`: ip, domain, hash, user).",
+            add_indicator,
+        )
+        .takes::<IndicatorInputDto>()
+        .gives::<IndicatorDto>(),
+        route(
+            M::DELETE,
+            "/api/v1/soc/indicators/{indicator}",
+            P::SocManage,
+            Kind::Api,
+            "Remove an indicator.",
+            remove_indicator,
+        ),
+        route(
+            M::GET,
+            "/api/v1/soc/indicators/check",
+            P::SocManage,
+            Kind::Api,
+            "Which observables (`?values=a,b`) are on the indicator list.",
+            check_indicators,
+        )
+        .gives::<Vec<IndicatorDto>>(),
+        route(
+            M::GET,
+            "/api/v1/soc/fair-use",
+            P::SocManage,
+            Kind::Api,
+            "SOC alerts and handled incidents per tenant in a month (`?month=2026-11`) against the package.",
+            fair_use,
+        )
+        .gives::<Vec<FairUseDto>>(),
+    ]
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct QueueItemDto {
+    pub alert: AlertDto,
+    pub tenant_name: String,
+    /// `2` or `3`.
+    pub package: String,
+    pub in_hours: bool,
+    pub next_start: Option<String>,
+}
+
+async fn queue(State(s): State<AppState>, ctx: Ctx) -> ApiResult<Vec<QueueItemDto>> {
+    let items = s.services.soc_queue(ctx.actor()?).await?;
+    Ok(Json(
+        items
+            .into_iter()
+            .map(|i| QueueItemDto {
+                tenant_name: i.tenant_name,
+                package: i.package.as_str().to_owned(),
+                in_hours: i.in_hours,
+                next_start: i.next_start.map(|t| t.to_string()),
+                alert: i.alert.into(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct TriageDto {
+    pub severity: Option<String>,
+    pub class: Option<String>,
+    pub verdict: Option<String>,
+}
+
+async fn triage(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, ApiJson(d): ApiJson<TriageDto>) -> ApiResult<TriageDto> {
+    s.services.triage_soc_alert(ctx.actor()?, id, d.severity.as_deref(), d.class.as_deref(), d.verdict.as_deref()).await?;
+    Ok(Json(d))
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct TextDto {
+    pub text: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ToldDto {
+    /// Contacts the recommendation is mailed to.
+    pub contacts: usize,
+}
+
+async fn recommend(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, ApiJson(d): ApiJson<TextDto>) -> ApiResult<ToldDto> {
+    Ok(Json(ToldDto { contacts: s.services.recommend(ctx.actor()?, id, &d.text).await? }))
+}
+
+async fn internal_note(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, ApiJson(d): ApiJson<TextDto>) -> ApiResult<ToldDto> {
+    s.services.soc_internal_note(ctx.actor()?, id, &d.text).await?;
+    Ok(Json(ToldDto { contacts: 0 }))
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct IndicatorDto {
+    pub id: i64,
+    pub kind: leitstand_domain::soc::IndicatorKind,
+    pub value: String,
+    pub note: String,
+    pub added_at: String,
+}
+
+impl From<leitstand_store::Indicator> for IndicatorDto {
+    fn from(i: leitstand_store::Indicator) -> Self {
+        IndicatorDto { id: i.id, kind: i.kind, value: i.value, note: i.note, added_at: i.added_at.to_string() }
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct IndicatorInputDto {
+    pub kind: String,
+    pub value: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+async fn indicators(State(s): State<AppState>, ctx: Ctx) -> ApiResult<Vec<IndicatorDto>> {
+    Ok(Json(s.services.indicators(ctx.actor()?).await?.into_iter().map(Into::into).collect()))
+}
+
+async fn add_indicator(State(s): State<AppState>, ctx: Ctx, ApiJson(d): ApiJson<IndicatorInputDto>) -> ApiResult<IndicatorDto> {
+    Ok(Json(s.services.add_indicator(ctx.actor()?, &d.kind, &d.value, &d.note).await?.into()))
+}
+
+async fn remove_indicator(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> ApiResult<serde_json::Value> {
+    s.services.remove_indicator(ctx.actor()?, id).await?;
+    Ok(Json(serde_json::json!({ "removed": id })))
+}
+
+#[derive(Deserialize)]
+struct CheckQuery {
+    #[serde(default)]
+    values: String,
+    month: Option<String>,
+}
+
+async fn check_indicators(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CheckQuery>) -> ApiResult<Vec<IndicatorDto>> {
+    let values: Vec<&str> = q.values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+    Ok(Json(s.services.check_observables(ctx.actor()?, &values).await?.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct FairUseDto {
+    pub tenant: TenantId,
+    pub name: String,
+    pub package: String,
+    pub alerts: u64,
+    pub handled: u64,
+    pub included_alerts: u64,
+    pub included_handled: u64,
+    /// More than three times the package (SOC-12).
+    pub over: bool,
+}
+
+async fn fair_use(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CheckQuery>) -> ApiResult<Vec<FairUseDto>> {
+    let now = s.services.now().to_zoned(ctx.tz.clone()).strftime("%Y-%m").to_string();
+    let month = q.month.unwrap_or(now);
+    let (y, m) = month
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i16>().ok()?, m.parse::<i8>().ok()?)))
+        .ok_or_else(|| ServiceError::BadInput(format!("month {month:?}: write it as YYYY-MM")))?;
+    let rows = s.services.soc_fair_use(ctx.actor()?, y, m).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| FairUseDto {
+                tenant: r.tenant,
+                name: r.name,
+                package: r.package.as_str().to_owned(),
+                alerts: r.alerts,
+                handled: r.handled,
+                included_alerts: r.included.0,
+                included_handled: r.included.1,
+                over: r.over,
+            })
+            .collect(),
+    ))
+}

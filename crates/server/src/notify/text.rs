@@ -48,8 +48,35 @@ fn link(base: &str, a: &Alert) -> String {
     format!("{base}/app/alerts/{}", a.id)
 }
 
-/// The mail for a message: one alert in full, or a list.
+/// An analyst's recommendation about one alert (SOC-5).
+fn recommendation(m: &Outgoing, text: &str, tz: &TimeZone, base: &str) -> Mail {
+    let lang = m.contact.language;
+    let mut body = format!("{}\n\n", wrap(&tr(lang, "mail-recommendation-intro")));
+    for paragraph in text.lines() {
+        body.push_str(&wrap(paragraph));
+        body.push('\n');
+    }
+    let mut subject = tr(lang, "mail-recommendation-subject");
+    if let Some((_, a)) = m.items.first() {
+        body.push_str(&format!(
+            "\n{}: {} ({})\n{}\n{}\n",
+            tr(lang, "mail-alarm"),
+            rule_name(lang, a),
+            severity(lang, a),
+            format_time(a.first_at, tz, lang),
+            link(base, a)
+        ));
+        subject = format!("[Leitstand] {subject}: {}", rule_name(lang, a));
+    }
+    body.push_str(&format!("\n-- \n{}\n", wrap(&tr(lang, "mail-footer"))));
+    Mail { subject, body }
+}
+
+/// The mail for a message: one alert in full, a list, or a recommendation.
 pub fn mail(m: &Outgoing, tz: &TimeZone, base: &str) -> Mail {
+    if let Some(text) = &m.recommendation {
+        return recommendation(m, text, tz, base);
+    }
     let lang = m.contact.language;
     let mut body = String::new();
     let subject = if let [(n, a)] = &m.items[..] {

@@ -153,6 +153,11 @@ struct DetailTpl {
     facts: Vec<(String, String)>,
     /// The events behind a SOC alert.
     evidence: Vec<leitstand_store::SocEvent>,
+    /// SOC staff on a SOC alert: the triage form and indicator hits.
+    can_triage: bool,
+    indicator_hits: Vec<leitstand_store::Indicator>,
+    severities: Vec<Severity>,
+    classes: Vec<&'static str>,
     notes: Vec<AlertNote>,
     notifications: Vec<Notification>,
     users: Vec<(UserId, String)>,
@@ -174,6 +179,8 @@ impl DetailTpl {
         match n.kind.as_str() {
             "opened" | "resolved" => super::inventory::facts(&n.body),
             "flagged" => self.p.tk("label-flag-", &n.body),
+            "closed" => self.p.tk("soc-verdict-", &n.body),
+            "reclassified" => self.p.tk("soc-class-", &n.body),
             "muted" => n.body.parse().map(|t| self.p.time(&t)).unwrap_or_default(),
             "quiet_hours" => n.body.parse().map(|t| self.p.time(&t)).unwrap_or_default(),
             _ => n.body.clone(),
@@ -182,6 +189,10 @@ impl DetailTpl {
 
     fn is_assignee(&self, u: &UserId) -> bool {
         self.alert.assignee == Some(*u)
+    }
+
+    fn is_class(&self, c: &str) -> bool {
+        self.alert.soc_class.as_deref() == Some(c)
     }
 }
 
@@ -214,11 +225,17 @@ async fn detail(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(
         vec![]
     };
     let evidence = if d.alert.soc_rule.is_some() { s.services.soc_evidence(a, id).await? } else { vec![] };
+    let can_triage = d.alert.soc_rule.is_some() && a.can(P::SocManage);
+    let indicator_hits = if can_triage { s.services.alert_indicator_hits(a, id).await? } else { vec![] };
     Ok(render(&DetailTpl {
         p,
         title,
         facts,
         evidence,
+        can_triage,
+        indicator_hits,
+        severities: Severity::ALL.to_vec(),
+        classes: leitstand_domain::soc::CLASSES.to_vec(),
         notes: d.notes,
         notifications: d.notifications,
         users,

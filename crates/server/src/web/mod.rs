@@ -16,6 +16,7 @@ mod notify;
 mod profile;
 mod rules;
 mod soc;
+mod triage;
 
 pub use audit::AuditQuery;
 pub use install::install_command;
@@ -44,6 +45,7 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(notify::routes());
     v.extend(dashboard::routes());
     v.extend(soc::routes());
+    v.extend(triage::routes());
     v.extend(install::routes());
     v.extend(profile::routes());
     v.extend(audit::routes());
