@@ -22,7 +22,10 @@ pub const MAX_STATE: usize = 50_000;
 pub enum HitKind {
     Detection,
     /// `count` events (or distinct values) within `window_secs`.
-    Correlation { count: u64, window_secs: u64 },
+    Correlation {
+        count: u64,
+        window_secs: u64,
+    },
 }
 
 /// A rule that fired on an event.
@@ -49,7 +52,11 @@ impl Detector {
     /// Compiles the rule set without the `disabled` rule ids, plus the
     /// tenant's custom rules (already checked; any that still fail are
     /// returned, the rest load).
-    pub fn build(set: &RuleSet, disabled: &HashSet<String>, custom: &[(String, String)]) -> (Detector, Vec<RuleProblem>) {
+    pub fn build(
+        set: &RuleSet,
+        disabled: &HashSet<String>,
+        custom: &[(String, String)],
+    ) -> (Detector, Vec<RuleProblem>) {
         let mut all = set.clone();
         for (origin, text) in custom {
             all.add_text(origin, text);
@@ -72,9 +79,11 @@ impl Detector {
         };
         let mut engine = CorrelationEngine::new(config);
         engine.add_pipeline(pipeline());
-        engine.set_logsource_extractor(Some(
-            LogSourceExtractor::new().with_field_names(LOGSOURCE_PRODUCT, LOGSOURCE_SERVICE, LOGSOURCE_CATEGORY),
-        ));
+        engine.set_logsource_extractor(Some(LogSourceExtractor::new().with_field_names(
+            LOGSOURCE_PRODUCT,
+            LOGSOURCE_SERVICE,
+            LOGSOURCE_CATEGORY,
+        )));
         let rules = collection.rules.len() + collection.correlations.len();
         let mut problems = problems;
         if let Err(e) = engine.add_collection(&collection) {

@@ -145,7 +145,10 @@ impl SecEvent {
         nested(
             &mut root,
             "destination",
-            &[("ip", self.destination_ip.as_deref().map(Value::from)), ("port", self.destination_port.map(Value::from))],
+            &[
+                ("ip", self.destination_ip.as_deref().map(Value::from)),
+                ("port", self.destination_port.map(Value::from)),
+            ],
         );
         nested(&mut root, "network", &[("transport", self.transport.as_deref().map(Value::from))]);
         nested(

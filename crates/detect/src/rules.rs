@@ -176,7 +176,10 @@ fn collect(dir: &Path, files: &mut Vec<std::path::PathBuf>, problems: &mut Vec<R
 pub fn check(origin: &str, text: &str) -> Result<(SigmaCollection, Vec<RuleSummary>), Vec<RuleProblem>> {
     let problem = |line: Option<u32>, cause: String| RuleProblem { origin: origin.to_string(), line, cause };
     if text.len() > MAX_RULE_BYTES {
-        return Err(vec![problem(None, format!("the rule is {} bytes; at most {MAX_RULE_BYTES} are accepted", text.len()))]);
+        return Err(vec![problem(
+            None,
+            format!("the rule is {} bytes; at most {MAX_RULE_BYTES} are accepted", text.len()),
+        )]);
     }
     let collection = match parse_sigma_yaml(text) {
         Ok(c) => c,
@@ -203,10 +206,9 @@ pub fn check(origin: &str, text: &str) -> Result<(SigmaCollection, Vec<RuleSumma
             continue;
         };
         let mut mapped = rule.clone();
-        let compiled =
-            apply_pipelines(&pipelines, &mut mapped).map_err(|e| e.to_string()).and_then(|_| {
-                rsigma_eval::compile_rule(&mapped).map(|_| ()).map_err(|e| e.to_string())
-            });
+        let compiled = apply_pipelines(&pipelines, &mut mapped)
+            .map_err(|e| e.to_string())
+            .and_then(|_| rsigma_eval::compile_rule(&mapped).map(|_| ()).map_err(|e| e.to_string()));
         if let Err(cause) = compiled {
             problems.push(problem(quoted_line(text, &cause).or_else(|| line_of(text, &id)), cause));
             continue;
@@ -307,7 +309,8 @@ mod tests {
 
     #[test]
     fn yaml_errors_name_the_line() {
-        let text = "title: x\nid: 1\nlogsource:\n  product: linux\ndetection:\n  sel:\n    a: [1, 2\n  condition: sel\n";
+        let text =
+            "title: x\nid: 1\nlogsource:\n  product: linux\ndetection:\n  sel:\n    a: [1, 2\n  condition: sel\n";
         let problems = check("custom", text).expect_err("bad yaml");
         assert!(problems[0].line.is_some(), "{problems:?}");
         assert!(problems[0].cause.contains("YAML"), "{problems:?}");
@@ -332,7 +335,8 @@ mod tests {
 
     #[test]
     fn a_rule_without_id_is_refused_and_duplicates_are_reported() {
-        let text = "title: no id\nlogsource:\n  product: linux\ndetection:\n  sel:\n    message: foo\n  condition: sel\n";
+        let text =
+            "title: no id\nlogsource:\n  product: linux\ndetection:\n  sel:\n    message: foo\n  condition: sel\n";
         let problems = check("custom", text).expect_err("no id");
         assert!(problems.iter().any(|p| p.cause.contains("no id")), "{problems:?}");
 

@@ -81,7 +81,9 @@ pub fn parse(bytes: &[u8], received_ms: i64, offset_secs: i32) -> SyslogLine {
         Ok(m) if m.facility.is_some() || m.timestamp.is_some() => line(m, problems),
         // Some devices (FortiGate) send a priority and then their own format.
         _ => match priority(text) {
-            Some((pri, rest)) => SyslogLine { severity: Some(pri & 7), msg: rest.trim().to_string(), problems, ..Default::default() },
+            Some((pri, rest)) => {
+                SyslogLine { severity: Some(pri & 7), msg: rest.trim().to_string(), problems, ..Default::default() }
+            }
             None => {
                 problems.malformed = true;
                 SyslogLine { msg: text.to_string(), problems, ..SyslogLine::default() }

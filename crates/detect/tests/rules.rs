@@ -181,7 +181,9 @@ fn correlation_hits_name_the_group_and_count() {
     assert!(problems.is_empty(), "{problems:?}");
     let mut hits = Vec::new();
     for i in 0..10 {
-        let line = format!("<38>Nov 18 09:20:{i:02} web1 sshd[812]: Failed password for root from 198.51.100.23 port 42{i:02} ssh2");
+        let line = format!(
+            "<38>Nov 18 09:20:{i:02} web1 sshd[812]: Failed password for root from 198.51.100.23 port 42{i:02} ssh2"
+        );
         hits.extend(d.process(&read(&line)));
     }
     let brute: Vec<_> = hits.iter().filter(|h| h.title == "SSH brute force from one address").collect();
@@ -203,7 +205,8 @@ fn rules_a_tenant_switched_off_do_not_fire_and_custom_rules_do() {
     assert!(problems.is_empty(), "{problems:?}");
     let root = read("<38>Nov 18 09:19:04 web1 sshd[816]: Accepted password for root from 198.51.100.23 port 4250 ssh2");
     assert!(d.process(&root).is_empty());
-    let backup = read("<38>Nov 18 09:19:04 web1 sshd[816]: Accepted password for backup from 198.51.100.23 port 4250 ssh2");
+    let backup =
+        read("<38>Nov 18 09:19:04 web1 sshd[816]: Accepted password for backup from 198.51.100.23 port 4250 ssh2");
     let hits = d.process(&backup);
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].severity, leitstand_domain::alert::Severity::Critical);

@@ -58,7 +58,8 @@ pub enum IndicatorKind {
 }
 
 impl IndicatorKind {
-    pub const ALL: [IndicatorKind; 4] = [IndicatorKind::Ip, IndicatorKind::Domain, IndicatorKind::Hash, IndicatorKind::User];
+    pub const ALL: [IndicatorKind; 4] =
+        [IndicatorKind::Ip, IndicatorKind::Domain, IndicatorKind::Hash, IndicatorKind::User];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,7 +94,9 @@ impl IndicatorKind {
                 let h = v.to_ascii_lowercase();
                 (matches!(h.len(), 32 | 40 | 64 | 128) && h.chars().all(|c| c.is_ascii_hexdigit())).then_some(h)
             }
-            IndicatorKind::User => (!v.is_empty() && v.len() <= 256 && !v.chars().any(char::is_control)).then(|| v.into()),
+            IndicatorKind::User => {
+                (!v.is_empty() && v.len() <= 256 && !v.chars().any(char::is_control)).then(|| v.into())
+            }
         }
     }
 }
@@ -199,7 +202,8 @@ pub const FAIR_USE_FACTOR: u64 = 3;
 /// Whether a month's usage is far above the package (more than 3×).
 pub fn over_fair_use(package: SocPackage, alerts: u64, handled: u64) -> bool {
     let (inc_alerts, inc_handled) = included_per_month(package);
-    (inc_alerts > 0 && alerts > FAIR_USE_FACTOR * inc_alerts) || (inc_handled > 0 && handled > FAIR_USE_FACTOR * inc_handled)
+    (inc_alerts > 0 && alerts > FAIR_USE_FACTOR * inc_alerts)
+        || (inc_handled > 0 && handled > FAIR_USE_FACTOR * inc_handled)
 }
 
 #[cfg(test)]

@@ -85,7 +85,14 @@ pub struct SyslogConfig {
 impl Default for SyslogConfig {
     fn default() -> Self {
         let soc = leitstand_service::SocConfig::default();
-        Self { udp: None, tcp: None, tls: None, rule_dirs: vec![], lines_per_second: soc.lines_per_second, burst: soc.burst }
+        Self {
+            udp: None,
+            tcp: None,
+            tls: None,
+            rule_dirs: vec![],
+            lines_per_second: soc.lines_per_second,
+            burst: soc.burst,
+        }
     }
 }
 

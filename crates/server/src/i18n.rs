@@ -70,7 +70,10 @@ pub fn rule_title(lang: Lang, key: Option<&str>, name: &str) -> String {
 /// it), else its alarm rule's name.
 pub fn alert_title(lang: Lang, a: &leitstand_store::Alert) -> String {
     if a.soc_rule.is_some() {
-        if let Some(t) = serde_json::from_str::<serde_json::Value>(&a.detail).ok().and_then(|d| d["title"].as_str().map(str::to_owned)) {
+        if let Some(t) = serde_json::from_str::<serde_json::Value>(&a.detail)
+            .ok()
+            .and_then(|d| d["title"].as_str().map(str::to_owned))
+        {
             return t;
         }
     }

@@ -94,7 +94,8 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
         ("POST", "/api/v1/alerts/{alert}/triage") => json!({ "severity": "high" }),
         ("POST", "/app/soc/rules/{rule}") => json!({ "tenant": w.a.0.to_string(), "enabled": "1" }),
         ("POST", "/app/soc/sources/{source}") => source_json(w),
-        ("POST", "/api/v1/tenants/{tenant}/syslog-sources") | ("PUT", "/api/v1/tenants/{tenant}/syslog-sources/{source}") => {
+        ("POST", "/api/v1/tenants/{tenant}/syslog-sources")
+        | ("PUT", "/api/v1/tenants/{tenant}/syslog-sources/{source}") => {
             json!({ "name": "Firewall", "address": "192.0.2.1" })
         }
         ("POST", "/api/v1/tenants/{tenant}/soc-rules") => json!({ "yaml": custom_sigma_rule() }),

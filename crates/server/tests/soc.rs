@@ -128,7 +128,9 @@ async fn bad_lines_are_kept_raw_and_counted_and_unknown_senders_are_dropped() {
     let stored = events(&app, w.a).await;
     assert!(stored.iter().any(|e| e.dataset == "raw" && e.message == "no header at all"));
     assert!(stored.iter().any(|e| e.message.contains('\u{FFFD}')));
-    assert!(stored.iter().any(|e| e.message.starts_with("xxx") && e.message.len() < leitstand_detect::syslog::MAX_LINE));
+    assert!(stored
+        .iter()
+        .any(|e| e.message.starts_with("xxx") && e.message.len() < leitstand_detect::syslog::MAX_LINE));
     eventually("the root-login alert after the bad lines", || async {
         soc_alerts(&app, w.a).await.iter().any(|a| a.detail.contains("SSH login as root accepted"))
     })
@@ -167,7 +169,8 @@ async fn a_flood_from_one_tenant_does_not_starve_another() {
         socket.bind("127.0.0.4:0".parse().expect("addr")).expect("bind");
         let mut s = socket.connect(tcp).await.expect("connect");
         for i in 0..2_000 {
-            let line = format!("<38>Nov 18 09:19:00 fw-b sshd[1]: Failed password for root from 203.0.113.9 port {i} ssh2\n");
+            let line =
+                format!("<38>Nov 18 09:19:00 fw-b sshd[1]: Failed password for root from 203.0.113.9 port {i} ssh2\n");
             s.write_all(line.as_bytes()).await.expect("write");
         }
     });
@@ -176,7 +179,9 @@ async fn a_flood_from_one_tenant_does_not_starve_another() {
     let mut a = socket.connect(tcp).await.expect("connect");
     for i in 0..20 {
         use tokio::io::AsyncWriteExt;
-        let line = format!("<38>Nov 18 09:19:00 web-a sshd[1]: Accepted publickey for anna from 192.168.1.{i} port 5000 ssh2\n");
+        let line = format!(
+            "<38>Nov 18 09:19:00 web-a sshd[1]: Accepted publickey for anna from 192.168.1.{i} port 5000 ssh2\n"
+        );
         a.write_all(line.as_bytes()).await.expect("write");
     }
     drop(a);
@@ -304,7 +309,8 @@ async fn the_alert_file_lists_soc_alerts_by_criticality_as_csv_and_json() {
     assert_eq!((report.stored, report.hits), (3, 3));
     let anna = app.token("anna").await;
     let json = app.get_json(&anna, "/api/v1/soc/export?format=json").await;
-    let severities: Vec<&str> = json.as_array().expect("array").iter().map(|a| a["severity"].as_str().unwrap_or("")).collect();
+    let severities: Vec<&str> =
+        json.as_array().expect("array").iter().map(|a| a["severity"].as_str().unwrap_or("")).collect();
     assert_eq!(severities, ["high", "medium", "low"], "{json}");
     assert_eq!(json[0]["title"], "User not allowed to use sudo");
     let csv = app
@@ -396,8 +402,13 @@ async fn custom_rules_are_checked_with_line_and_cause_and_customers_cannot_admin
     let rules = app.get_json(&soc, &format!("/api/v1/tenants/{}/soc-rules", w.a.0)).await;
     assert!(rules["rules"].as_array().expect("rules").iter().any(|r| r["custom"] == true));
     let anna = app.token("anna").await;
-    let denied =
-        app.api().get(app.at(&format!("/api/v1/tenants/{}/soc-rules", w.a.0))).bearer_auth(&anna).send().await.expect("get");
+    let denied = app
+        .api()
+        .get(app.at(&format!("/api/v1/tenants/{}/soc-rules", w.a.0)))
+        .bearer_auth(&anna)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(denied.status(), 403, "customers see results, not the rules (SOC-13)");
 }
 
@@ -412,7 +423,8 @@ fn line_from(peer: &str, text: &str) -> leitstand_service::Datagram {
 
 async fn set_package(app: &TestApp, tenant: TenantId, soc: &str) {
     let admin = app.services.cli_actor().await.expect("admin");
-    let plan = leitstand_service::PlanInput { security: "professional".into(), soc: soc.into(), managed_service: false };
+    let plan =
+        leitstand_service::PlanInput { security: "professional".into(), soc: soc.into(), managed_service: false };
     app.services.set_plan(&admin, tenant, &plan).await.expect("plan");
 }
 
@@ -427,7 +439,8 @@ async fn the_queue_honours_package_hours_and_nrw_holidays() {
     let root = "<38>Nov 18 09:19:04 h sshd[1]: Accepted password for root from 198.51.100.23 port 1 ssh2";
     app.services.ingest_syslog(vec![line_from("127.0.0.1", root), line_from("127.0.0.2", root)]).await.expect("in");
     let admin = app.services.cli_actor().await.expect("admin");
-    let at = |s: &str| -> jiff::Timestamp { format!("{s}[Europe/Berlin]").parse::<jiff::Zoned>().expect("t").timestamp() };
+    let at =
+        |s: &str| -> jiff::Timestamp { format!("{s}[Europe/Berlin]").parse::<jiff::Zoned>().expect("t").timestamp() };
     let split = |items: Vec<leitstand_service::QueueItem>| {
         let now: Vec<TenantId> = items.iter().filter(|i| i.in_hours).map(|i| i.alert.tenant).collect();
         let later: Vec<TenantId> = items.iter().filter(|i| !i.in_hours).map(|i| i.alert.tenant).collect();
@@ -481,7 +494,11 @@ async fn analysts_triage_recommend_by_mail_and_close_while_customers_see_no_inte
     app.services.soc_internal_note(&soc, alert.id, "Kunde hat Root-Login erlaubt, intern prüfen").await.expect("note");
     let told = app
         .services
-        .recommend(&soc, alert.id, "Bitte den Root-Login per SSH abschalten (PermitRootLogin no) und das Passwort ändern.")
+        .recommend(
+            &soc,
+            alert.id,
+            "Bitte den Root-Login per SSH abschalten (PermitRootLogin no) und das Passwort ändern.",
+        )
         .await
         .expect("recommend");
     assert_eq!(told, 1);

@@ -28,7 +28,9 @@ pub use error::ServiceError;
 pub use hosts::{resolution_for, AgentSignature, EnrollToken, History, HostList, HostOverview, MAX_RECORDS_PER_BATCH};
 pub use inventory::{process_tree, version_below, Found, InventoryQuestion, ItemPage};
 pub use notify::{ContactInput, Outgoing, Planned};
-pub use soc::{Datagram, ExportFormat, IntakeReport, SocConfig, SocRuleView, SocRules, SourceInput, MAX_RETENTION_DAYS};
+pub use soc::{
+    Datagram, ExportFormat, IntakeReport, SocConfig, SocRuleView, SocRules, SourceInput, MAX_RETENTION_DAYS,
+};
 pub use tenants::{NewTenantInput, PlanInput};
 pub use tokens::CreatedToken;
 pub use totp::{TotpSetup, TOTP_ISSUER};

@@ -229,9 +229,8 @@ impl Services {
     pub async fn ingest_syslog(&self, lines: Vec<Datagram>) -> Result<IntakeReport> {
         let sources = self.sources().await?;
         let now = self.now().as_millisecond();
-        let offset = jiff::tz::TimeZone::get("Europe/Berlin")
-            .map(|tz| tz.to_offset(self.now()).seconds())
-            .unwrap_or_default();
+        let offset =
+            jiff::tz::TimeZone::get("Europe/Berlin").map(|tz| tz.to_offset(self.now()).seconds()).unwrap_or_default();
         let mut report = IntakeReport::default();
         let mut per_tenant: HashMap<TenantId, Vec<(SecEvent, Option<i64>, Option<HostId>)>> = HashMap::new();
         let mut counters: HashMap<TenantId, HashMap<&'static str, u64>> = HashMap::new();
@@ -290,11 +289,8 @@ impl Services {
     /// the same parsers and rules as syslog, on the host's tenant.
     pub(crate) async fn soc_agent_events(&self, host: &Host, events: &[leitstand_proto::SystemEvent]) -> Result<()> {
         let origin = Origin { received_ms: self.now().as_millisecond(), host: Some(host.name.clone()), linux: true };
-        let items: Vec<_> = events
-            .iter()
-            .filter_map(agent_line)
-            .map(|line| (normalise(&line, &origin), None, Some(host.id)))
-            .collect();
+        let items: Vec<_> =
+            events.iter().filter_map(agent_line).map(|line| (normalise(&line, &origin), None, Some(host.id))).collect();
         if items.is_empty() {
             return Ok(());
         }
@@ -326,7 +322,8 @@ impl Services {
             ..SocIntake::default()
         };
         {
-            let mut detectors = self.soc.detectors.lock().map_err(|_| ServiceError::Internal("detector lock".into()))?;
+            let mut detectors =
+                self.soc.detectors.lock().map_err(|_| ServiceError::Internal("detector lock".into()))?;
             let detector = detectors.get(&tenant, version, || {
                 let choices = choices.unwrap_or_default();
                 let off: HashSet<String> =
@@ -499,7 +496,8 @@ impl Services {
             }
         };
         let hostname = input.hostname.trim();
-        let hostname_ok = hostname.len() <= 253 && hostname.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+        let hostname_ok =
+            hostname.len() <= 253 && hostname.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
         if !hostname_ok {
             errors.push(FieldError::new("hostname", "error-source-hostname"));
         }
@@ -540,14 +538,20 @@ impl Services {
             .rules
             .summaries()
             .iter()
-            .map(|s| SocRuleView { summary: s.clone(), enabled: on.get(s.id.as_str()).copied().unwrap_or(true), custom: false })
+            .map(|s| SocRuleView {
+                summary: s.clone(),
+                enabled: on.get(s.id.as_str()).copied().unwrap_or(true),
+                custom: false,
+            })
             .collect();
         let mut problems = self.soc.rules.problems().to_vec();
         for c in &choices.custom {
             match check(&format!("custom:{}", c.title), &c.yaml) {
-                Ok((_, summaries)) => rules.extend(
-                    summaries.into_iter().map(|summary| SocRuleView { summary, enabled: c.enabled, custom: true }),
-                ),
+                Ok((_, summaries)) => rules.extend(summaries.into_iter().map(|summary| SocRuleView {
+                    summary,
+                    enabled: c.enabled,
+                    custom: true,
+                })),
                 Err(p) => problems.extend(p),
             }
         }
@@ -624,7 +628,8 @@ impl Services {
             return Err(ServiceError::Invalid(vec![FieldError::new("days", "error-retention-days")]));
         }
         let detail = serde_json::json!({"retention_days": days});
-        let audit = actor.audit(self.now(), "soc_settings.retention", Some(tenant), format!("tenant:{}", tenant.0), detail);
+        let audit =
+            actor.audit(self.now(), "soc_settings.retention", Some(tenant), format!("tenant:{}", tenant.0), detail);
         Ok(self.store.set_soc_retention(actor.scope(), tenant, days, &audit).await?)
     }
 
@@ -662,7 +667,8 @@ mod tests {
 
     #[test]
     fn senders_match_by_address_then_host_name_and_tls_only_by_token() {
-        let sources = [src(1, Some("192.0.2.1"), None, None), src(2, None, Some("FW01"), None), src(3, None, None, Some("t"))];
+        let sources =
+            [src(1, Some("192.0.2.1"), None, None), src(2, None, Some("FW01"), None), src(3, None, None, Some("t"))];
         let line = |host: Option<&str>, token: Option<&str>| SyslogLine {
             hostname: host.map(str::to_string),
             token: token.map(str::to_string),

@@ -143,7 +143,13 @@ impl Services {
         actor.require(Permission::SocManage)?;
         let text = text_of("text", text)?;
         let a = self.store.alert(actor.scope(), alert).await?;
-        let draft = actor.audit(self.now(), "alert.internal_note", Some(a.tenant), format!("alert:{alert}"), serde_json::json!({}));
+        let draft = actor.audit(
+            self.now(),
+            "alert.internal_note",
+            Some(a.tenant),
+            format!("alert:{alert}"),
+            serde_json::json!({}),
+        );
         Ok(self.store.add_note(actor.scope(), alert, NoteKind::Internal, &text, self.now(), &draft).await?)
     }
 
@@ -195,7 +201,8 @@ impl Services {
         if !actor.role().is_staff() {
             return Err(ServiceError::Forbidden);
         }
-        let draft = actor.audit(self.now(), "soc.indicator_remove", None, format!("indicator:{id}"), serde_json::json!({}));
+        let draft =
+            actor.audit(self.now(), "soc.indicator_remove", None, format!("indicator:{id}"), serde_json::json!({}));
         Ok(self.store.remove_indicator(id, &draft).await?)
     }
 

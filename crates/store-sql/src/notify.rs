@@ -47,8 +47,23 @@ fn contact(r: ContactRow) -> Result<Contact> {
 }
 
 fn notification(r: NotificationRow) -> Result<Notification> {
-    let (id, tenant, alert, contact, level, state, attempts, next_at, last_error, created_at, sent_at, name, ch, addr, note) =
-        r;
+    let (
+        id,
+        tenant,
+        alert,
+        contact,
+        level,
+        state,
+        attempts,
+        next_at,
+        last_error,
+        created_at,
+        sent_at,
+        name,
+        ch,
+        addr,
+        note,
+    ) = r;
     Ok(Notification {
         id,
         tenant: TenantId(tenant),

@@ -16,8 +16,7 @@ use leitstand_store::{
 };
 use sqlx::AnyConnection;
 
-const SOURCE_COLUMNS: &str =
-    "id, tenant_id, name, address, hostname, token_hash, enabled, created_at, last_seen_at";
+const SOURCE_COLUMNS: &str = "id, tenant_id, name, address, hostname, token_hash, enabled, created_at, last_seen_at";
 type SourceRow = (i64, i64, String, Option<String>, Option<String>, Option<String>, i64, i64, Option<i64>);
 
 const EVENT_COLUMNS: &str = "e.id, e.tenant_id, e.source_id, e.at, e.received_at, e.dataset, e.category, e.action, \
@@ -44,7 +43,9 @@ type CustomRow = (i64, i64, String, String, String, i64, i64);
 
 const DAY_MS: i64 = 86_400_000;
 
-fn source((id, tenant, name, address, hostname, token_hash, enabled, created_at, last_seen_at): SourceRow) -> SyslogSource {
+fn source(
+    (id, tenant, name, address, hostname, token_hash, enabled, created_at, last_seen_at): SourceRow,
+) -> SyslogSource {
     SyslogSource {
         id,
         tenant: TenantId(tenant),
@@ -59,8 +60,22 @@ fn source((id, tenant, name, address, hostname, token_hash, enabled, created_at,
 }
 
 fn event(r: EventRow) -> SocEvent {
-    let (id, tenant, source, at, received_at, dataset, category, action, outcome, user, source_ip, host_name, message, event) =
-        r;
+    let (
+        id,
+        tenant,
+        source,
+        at,
+        received_at,
+        dataset,
+        category,
+        action,
+        outcome,
+        user,
+        source_ip,
+        host_name,
+        message,
+        event,
+    ) = r;
     SocEvent {
         id,
         tenant: TenantId(tenant),
@@ -127,11 +142,13 @@ async fn bump_version(conn: &mut AnyConnection, tenant: i64) -> Result<()> {
 
 /// The tenant's SOC alert rule (`soc-detection`), if it has one switched on.
 async fn soc_rule(conn: &mut AnyConnection, tenant: i64) -> Result<Option<(i64, i64)>> {
-    sqlx::query_as("SELECT id, notify FROM alert_rules WHERE tenant_id = $1 AND rule_key = 'soc-detection' AND enabled = 1")
-        .bind(tenant)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(map_err)
+    sqlx::query_as(
+        "SELECT id, notify FROM alert_rules WHERE tenant_id = $1 AND rule_key = 'soc-detection' AND enabled = 1",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(map_err)
 }
 
 /// One hit: the active alert of its Sigma rule and group counts one more
@@ -243,11 +260,12 @@ impl SocStore for SqlStore {
             filter.push_str(&format!(" AND tenant_id = {}", t.0));
         }
         let mut tx = self.read(scope).await?;
-        let rows: Vec<SourceRow> =
-            sqlx::query_as(&format!("SELECT {SOURCE_COLUMNS} FROM syslog_sources WHERE 1 = 1{filter} ORDER BY name, id"))
-                .fetch_all(&mut *tx.conn)
-                .await
-                .map_err(map_err)?;
+        let rows: Vec<SourceRow> = sqlx::query_as(&format!(
+            "SELECT {SOURCE_COLUMNS} FROM syslog_sources WHERE 1 = 1{filter} ORDER BY name, id"
+        ))
+        .fetch_all(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
         tx.finish().await?;
         Ok(rows.into_iter().map(source).collect())
     }
@@ -268,15 +286,17 @@ impl SocStore for SqlStore {
                 if source_in(&mut tx.conn, scope, id).await?.tenant != tenant {
                     return Err(StoreError::NotFound);
                 }
-                sqlx::query("UPDATE syslog_sources SET name = $1, address = $2, hostname = $3, enabled = $4 WHERE id = $5")
-                    .bind(&s.name)
-                    .bind(&s.address)
-                    .bind(&s.hostname)
-                    .bind(i64::from(s.enabled))
-                    .bind(id)
-                    .execute(&mut *tx.conn)
-                    .await
-                    .map_err(map_err)?;
+                sqlx::query(
+                    "UPDATE syslog_sources SET name = $1, address = $2, hostname = $3, enabled = $4 WHERE id = $5",
+                )
+                .bind(&s.name)
+                .bind(&s.address)
+                .bind(&s.hostname)
+                .bind(i64::from(s.enabled))
+                .bind(id)
+                .execute(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
                 id
             }
             None => {
@@ -406,12 +426,13 @@ impl SocStore for SqlStore {
                 .fetch_all(&mut *tx.conn)
                 .await
                 .map_err(map_err)?;
-        let rules: Vec<CustomRow> =
-            sqlx::query_as(&format!("SELECT {CUSTOM_COLUMNS} FROM soc_custom_rules WHERE tenant_id = $1 ORDER BY title"))
-                .bind(tenant.0)
-                .fetch_all(&mut *tx.conn)
-                .await
-                .map_err(map_err)?;
+        let rules: Vec<CustomRow> = sqlx::query_as(&format!(
+            "SELECT {CUSTOM_COLUMNS} FROM soc_custom_rules WHERE tenant_id = $1 ORDER BY title"
+        ))
+        .bind(tenant.0)
+        .fetch_all(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT retention_days, rules_version FROM soc_settings WHERE tenant_id = $1")
                 .bind(tenant.0)
@@ -583,8 +604,16 @@ impl SocStore for SqlStore {
                 .execute(&mut *tx.conn)
                 .await
                 .map_err(map_err)?;
-            note(&mut tx.conn, tenant, id, at, "reprioritised", by, &format!("{} → {}", a.severity.as_str(), sev.as_str()))
-                .await?;
+            note(
+                &mut tx.conn,
+                tenant,
+                id,
+                at,
+                "reprioritised",
+                by,
+                &format!("{} → {}", a.severity.as_str(), sev.as_str()),
+            )
+            .await?;
         }
         if let Some(class) = t.class.as_deref().filter(|c| Some(*c) != a.soc_class.as_deref()) {
             sqlx::query("UPDATE alerts SET soc_class = $1, triaged_at = $2 WHERE id = $3")

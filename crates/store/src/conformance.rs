@@ -52,6 +52,7 @@ pub async fn run(store: &dyn Store) {
     inventories_keep_state_and_make_change_events(store, &a, &b).await;
     events_raise_alerts_grouped_per_rule_and_host(store, &a, &b).await;
     thresholds_timeline_and_outbox(store, &a, &b).await;
+    soc_intake_triage_and_retention(store, &a, &b).await;
     audit_chain_holds(store, &provider, &a, &b).await;
     store.ping().await.expect("ping");
     store.integrity_check().await.expect("integrity check");
@@ -859,4 +860,171 @@ async fn audit_chain_holds(store: &dyn Store, provider: &Tenant, a: &Tenant, b: 
         .expect("escaped");
     assert!(underscore.is_empty(), "_ is matched literally");
     let _ = provider;
+}
+
+async fn soc_intake_triage_and_retention(store: &dyn Store, a: &Tenant, b: &Tenant) {
+    use leitstand_domain::alert::{AlertState, RuleKind, Severity};
+    use leitstand_domain::notify::Channel;
+    use leitstand_domain::soc::{IndicatorKind, Verdict};
+    let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
+    let rule = NewAlertRule {
+        key: Some("soc-detection".into()),
+        name: "soc-detection".into(),
+        severity: Severity::High,
+        kind: RuleKind::Soc,
+        imminent: false,
+    };
+    store.ensure_rules(a.id, &[rule], at(0)).await.expect("soc rule");
+    // Senders are scoped; the receiver's table has every enabled one.
+    let src = |name: &str, address: &str| NewSyslogSource {
+        name: name.into(),
+        address: Some(address.into()),
+        hostname: None,
+        token_hash: Some(format!("hash-{name}")),
+        enabled: true,
+    };
+    let fw_a =
+        store.save_syslog_source(&sa, a.id, None, &src("fw-a", "192.0.2.1"), at(0), &draft("s", Some(a.id))).await;
+    let fw_a = fw_a.expect("source a");
+    store
+        .save_syslog_source(&sb, b.id, None, &src("fw-b", "192.0.2.2"), at(0), &draft("s", Some(b.id)))
+        .await
+        .expect("b");
+    assert!(store.save_syslog_source(&sb, a.id, None, &src("x", "192.0.2.3"), at(0), &draft("s", None)).await.is_err());
+    assert_eq!(store.syslog_sources(&sb, None).await.expect("b's").len(), 1);
+    assert_eq!(store.all_syslog_sources().await.expect("all").len(), 2);
+    // An intake: three events, two hits of one rule and group, one of another.
+    let event = |n: i64| NewSocEvent {
+        source: Some(fw_a.id),
+        host: None,
+        at: at(100 + n),
+        dataset: "sshd".into(),
+        category: "authentication".into(),
+        action: Some("ssh_login".into()),
+        outcome: Some("failure".into()),
+        user: Some("root".into()),
+        source_ip: Some("198.51.100.23".into()),
+        host_name: Some("web1".into()),
+        message: format!("Failed password {n}"),
+        event: "{}".into(),
+    };
+    let hit = |event: usize, rule: &str, group: &str| NewSocHit {
+        event,
+        rule_id: rule.into(),
+        title: format!("rule {rule}"),
+        severity: Severity::High,
+        group: group.into(),
+        detail: format!("{{\"title\":\"rule {rule}\"}}"),
+    };
+    let intake = SocIntake {
+        tenant: Some(a.id),
+        events: vec![event(1), event(2), event(3)],
+        hits: vec![hit(0, "r1", "source.ip=198.51.100.23"), hit(1, "r1", "source.ip=198.51.100.23"), hit(2, "r2", "g")],
+        counters: vec![("received".into(), 3), ("stored".into(), 3)],
+        seen_sources: vec![fw_a.id],
+        received_at: Some(at(200)),
+    };
+    store.soc_intake(&intake).await.expect("intake");
+    store
+        .soc_intake(&SocIntake {
+            tenant: Some(b.id),
+            events: vec![event(9)],
+            hits: vec![hit(0, "r1", "x")],
+            ..intake.clone()
+        })
+        .await
+        .expect("b has no soc rule: events only");
+    let q = AlertQuery { soc: true, limit: 10, ..Default::default() };
+    let alerts = store.alerts(&sa, &q).await.expect("alerts");
+    assert_eq!(alerts.len(), 2);
+    let r1 = alerts.iter().find(|x| x.soc_rule.as_deref() == Some("r1")).expect("r1");
+    assert_eq!(r1.count, 2, "repeats are grouped");
+    assert!(store.alerts(&sb, &q).await.expect("b").is_empty());
+    let evidence = store
+        .soc_events(&sa, &SocEventQuery { alert: Some(r1.id), limit: 10, ..Default::default() })
+        .await
+        .expect("evidence");
+    assert_eq!(evidence.len(), 2);
+    let theirs = SocEventQuery { tenant: Some(a.id), limit: 10, ..Default::default() };
+    assert!(store.soc_events(&sb, &theirs).await.expect("scoped").is_empty());
+    assert_eq!(store.soc_events(&TenantScope::All, &theirs).await.expect("all").len(), 3);
+    let counters = store.soc_counters(&sa, a.id, 0).await.expect("counters");
+    assert!(counters.iter().any(|(_, k, n)| k == "stored" && *n == 3));
+    let seen = store.syslog_sources(&sa, Some(a.id)).await.expect("seen");
+    assert_eq!(seen[0].last_seen_at, Some(at(200)));
+    // Rule choices change the version; custom rules are kept per tenant.
+    assert_eq!(store.soc_rules_version(a.id).await.expect("v"), 0);
+    store.set_soc_rule(&sa, a.id, "r1", false, &draft("r", Some(a.id))).await.expect("off");
+    store
+        .save_custom_rule(&sa, a.id, "c1", "Mine", "title: Mine", true, at(5), &draft("r", Some(a.id)))
+        .await
+        .expect("c");
+    assert_eq!(store.soc_rules_version(a.id).await.expect("v"), 2);
+    let choices = store.soc_rule_choices(&sa, a.id).await.expect("choices");
+    assert_eq!(choices.choices, vec![("r1".to_string(), false)]);
+    assert_eq!(choices.custom.len(), 1);
+    assert_eq!(choices.retention_days, DEFAULT_RETENTION_DAYS);
+    assert!(store.soc_rule_choices(&sb, a.id).await.is_err());
+    assert!(store.set_soc_rule(&sb, a.id, "r1", true, &draft("r", None)).await.is_err());
+    // Triage and a recommendation queued to a contact.
+    let user = store.users(&TenantScope::All).await.expect("users")[0].id;
+    let t = Triage { severity: Some(Severity::Critical), class: Some("brute_force".into()), verdict: None };
+    assert!(store.triage_alert(&sb, r1.id, &t, user, at(300), &draft("t", None)).await.is_err());
+    store.triage_alert(&sa, r1.id, &t, user, at(300), &draft("t", Some(a.id))).await.expect("triage");
+    let contact = NewContact {
+        name: "IT".into(),
+        channel: Channel::Email,
+        address: "it@a.example".into(),
+        language: leitstand_domain::Lang::De,
+        min_severity: Severity::Critical,
+        rules: vec![],
+        level: 0,
+        enabled: true,
+        secret: None,
+    };
+    let c = store.save_contact(&sa, a.id, None, &contact, at(0), &draft("c", Some(a.id))).await.expect("contact");
+    let note = store.recommend(&sa, r1.id, user, "Patch it", &[c.id], at(301), &draft("r", Some(a.id))).await;
+    let note = note.expect("recommend");
+    let queued = store
+        .notifications(&sa, &NotificationQuery { alert: Some(r1.id), limit: 10, ..Default::default() })
+        .await
+        .expect("queued");
+    assert!(queued.iter().any(|n| n.note == Some(note) && n.contact == c.id));
+    let done = Triage { verdict: Some(Verdict::TruePositive), ..Triage::default() };
+    store.triage_alert(&sa, r1.id, &done, user, at(302), &draft("t", Some(a.id))).await.expect("close");
+    let closed = store.alert(&sa, r1.id).await.expect("closed");
+    assert_eq!((closed.state, closed.severity), (AlertState::Resolved, Severity::Critical));
+    assert_eq!((closed.soc_verdict, closed.soc_class.as_deref()), (Some(Verdict::TruePositive), Some("brute_force")));
+    let kinds: Vec<String> = store.alert_notes(&sa, r1.id).await.expect("notes").into_iter().map(|n| n.kind).collect();
+    for k in ["reprioritised", "reclassified", "recommendation", "closed"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
+    let usage = store.soc_usage(at(0), at(1000)).await.expect("usage");
+    let ua = usage.iter().find(|u| u.tenant == a.id).expect("a");
+    assert_eq!((ua.alerts, ua.handled), (2, 1));
+    // The provider's indicators.
+    let i = store.add_indicator(IndicatorKind::Ip, "198.51.100.23", "scanner", at(0), &draft("i", None)).await;
+    let i = i.expect("indicator");
+    let found = store.matching_indicators(&["198.51.100.23".into(), "x".into()]).await.expect("match");
+    assert_eq!(found.iter().map(|x| x.id).collect::<Vec<_>>(), vec![i.id]);
+    store.remove_indicator(i.id, &draft("i", None)).await.expect("remove");
+    assert!(store.remove_indicator(i.id, &draft("i", None)).await.is_err());
+    // Retention: 90 days after receipt, with the evidence links.
+    store.set_soc_retention(&sb, b.id, 365, &draft("k", Some(b.id))).await.expect("b keeps longer");
+    let day = 86_400;
+    assert_eq!(store.soc_retention(at(200 + 89 * day)).await.expect("not yet"), 0);
+    assert_eq!(store.soc_retention(at(200 + 91 * day)).await.expect("gone"), 3, "A's three; B keeps its one");
+    let evidence = store
+        .soc_events(&sa, &SocEventQuery { alert: Some(r1.id), limit: 10, ..Default::default() })
+        .await
+        .expect("evidence");
+    assert!(evidence.is_empty());
+    assert_eq!(
+        store
+            .soc_events(&sb, &SocEventQuery { tenant: Some(b.id), limit: 10, ..Default::default() })
+            .await
+            .expect("b")
+            .len(),
+        1
+    );
 }

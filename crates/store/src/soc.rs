@@ -210,8 +210,13 @@ pub trait SocStore: Send + Sync {
         at: Timestamp,
         audit: &AuditDraft,
     ) -> Result<CustomRule>;
-    async fn set_soc_retention(&self, scope: &TenantScope, tenant: TenantId, days: u32, audit: &AuditDraft)
-        -> Result<()>;
+    async fn set_soc_retention(
+        &self,
+        scope: &TenantScope,
+        tenant: TenantId,
+        days: u32,
+        audit: &AuditDraft,
+    ) -> Result<()>;
     /// Deletes every tenant's events older than its retention, with their
     /// evidence links; returns how many events went.
     async fn soc_retention(&self, now: Timestamp) -> Result<u64>;
@@ -254,6 +259,10 @@ pub trait SocStore: Send + Sync {
     /// Every tenant's SOC alerts opened and handled in `[from, to)`.
     async fn soc_usage(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SocUsage>>;
     /// Counters per day (days since the Unix epoch, UTC) since a day.
-    async fn soc_counters(&self, scope: &TenantScope, tenant: TenantId, since_day: i64)
-        -> Result<Vec<(i64, String, u64)>>;
+    async fn soc_counters(
+        &self,
+        scope: &TenantScope,
+        tenant: TenantId,
+        since_day: i64,
+    ) -> Result<Vec<(i64, String, u64)>>;
 }

@@ -92,7 +92,9 @@ fn sudo(e: &mut SecEvent, msg: &str) {
     e.user = Some(user.trim().to_string());
     e.category = Category::Process;
     e.action = Some("sudo".into());
-    if rest.contains("incorrect password attempt") || rest.contains("NOT in sudoers") || rest.contains("command not allowed")
+    if rest.contains("incorrect password attempt")
+        || rest.contains("NOT in sudoers")
+        || rest.contains("command not allowed")
     {
         e.outcome = Some(Outcome::Failure);
         e.category = Category::Authentication;

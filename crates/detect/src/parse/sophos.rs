@@ -37,7 +37,8 @@ pub fn parse(mut e: SecEvent) -> Option<SecEvent> {
         (_, "Authentication") | ("Event", _) if component.contains("Admin") || subtype == "Authentication" => {
             e.category = Category::Authentication;
             e.action = Some("login".into());
-            e.outcome = Some(if status == "successful" || status == "success" { Outcome::Success } else { Outcome::Failure });
+            e.outcome =
+                Some(if status == "successful" || status == "success" { Outcome::Success } else { Outcome::Failure });
         }
         _ => e.action = Some(subtype.to_ascii_lowercase()).filter(|s| !s.is_empty()),
     }

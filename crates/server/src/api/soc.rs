@@ -39,12 +39,33 @@ pub fn routes() -> Vec<RouteDef> {
             "The SOC alert file: `?format=csv|json` `&tenant=`.",
             export,
         ),
-        route(M::GET, "/api/v1/soc/events", P::SocRead, Kind::Api, "Stored events: `?tenant=` `&before=` `&limit=`.", events)
-            .gives::<Vec<SocEventDto>>(),
-        route(M::GET, "/api/v1/alerts/{alert}/evidence", P::SocRead, Kind::Api, "The events behind a SOC alert.", evidence)
-            .gives::<Vec<SocEventDto>>(),
-        route(M::GET, "/api/v1/tenants/{tenant}/syslog-sources", P::SocManage, Kind::Api, "A tenant's syslog senders.", sources)
-            .gives::<Vec<SourceDto>>(),
+        route(
+            M::GET,
+            "/api/v1/soc/events",
+            P::SocRead,
+            Kind::Api,
+            "Stored events: `?tenant=` `&before=` `&limit=`.",
+            events,
+        )
+        .gives::<Vec<SocEventDto>>(),
+        route(
+            M::GET,
+            "/api/v1/alerts/{alert}/evidence",
+            P::SocRead,
+            Kind::Api,
+            "The events behind a SOC alert.",
+            evidence,
+        )
+        .gives::<Vec<SocEventDto>>(),
+        route(
+            M::GET,
+            "/api/v1/tenants/{tenant}/syslog-sources",
+            P::SocManage,
+            Kind::Api,
+            "A tenant's syslog senders.",
+            sources,
+        )
+        .gives::<Vec<SourceDto>>(),
         route(
             M::POST,
             "/api/v1/tenants/{tenant}/syslog-sources",
@@ -229,7 +250,13 @@ fn yes() -> bool {
 
 impl From<SourceInputDto> for SourceInput {
     fn from(d: SourceInputDto) -> Self {
-        SourceInput { name: d.name, address: d.address, hostname: d.hostname, enabled: d.enabled, new_token: d.new_token }
+        SourceInput {
+            name: d.name,
+            address: d.address,
+            hostname: d.hostname,
+            enabled: d.enabled,
+            new_token: d.new_token,
+        }
     }
 }
 
@@ -501,8 +528,15 @@ pub struct TriageDto {
     pub verdict: Option<String>,
 }
 
-async fn triage(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, ApiJson(d): ApiJson<TriageDto>) -> ApiResult<TriageDto> {
-    s.services.triage_soc_alert(ctx.actor()?, id, d.severity.as_deref(), d.class.as_deref(), d.verdict.as_deref()).await?;
+async fn triage(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    ApiJson(d): ApiJson<TriageDto>,
+) -> ApiResult<TriageDto> {
+    s.services
+        .triage_soc_alert(ctx.actor()?, id, d.severity.as_deref(), d.class.as_deref(), d.verdict.as_deref())
+        .await?;
     Ok(Json(d))
 }
 
@@ -517,11 +551,21 @@ pub struct ToldDto {
     pub contacts: usize,
 }
 
-async fn recommend(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, ApiJson(d): ApiJson<TextDto>) -> ApiResult<ToldDto> {
+async fn recommend(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    ApiJson(d): ApiJson<TextDto>,
+) -> ApiResult<ToldDto> {
     Ok(Json(ToldDto { contacts: s.services.recommend(ctx.actor()?, id, &d.text).await? }))
 }
 
-async fn internal_note(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, ApiJson(d): ApiJson<TextDto>) -> ApiResult<ToldDto> {
+async fn internal_note(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    ApiJson(d): ApiJson<TextDto>,
+) -> ApiResult<ToldDto> {
     s.services.soc_internal_note(ctx.actor()?, id, &d.text).await?;
     Ok(Json(ToldDto { contacts: 0 }))
 }
@@ -553,7 +597,11 @@ async fn indicators(State(s): State<AppState>, ctx: Ctx) -> ApiResult<Vec<Indica
     Ok(Json(s.services.indicators(ctx.actor()?).await?.into_iter().map(Into::into).collect()))
 }
 
-async fn add_indicator(State(s): State<AppState>, ctx: Ctx, ApiJson(d): ApiJson<IndicatorInputDto>) -> ApiResult<IndicatorDto> {
+async fn add_indicator(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    ApiJson(d): ApiJson<IndicatorInputDto>,
+) -> ApiResult<IndicatorDto> {
     Ok(Json(s.services.add_indicator(ctx.actor()?, &d.kind, &d.value, &d.note).await?.into()))
 }
 
@@ -569,7 +617,11 @@ struct CheckQuery {
     month: Option<String>,
 }
 
-async fn check_indicators(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CheckQuery>) -> ApiResult<Vec<IndicatorDto>> {
+async fn check_indicators(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<CheckQuery>,
+) -> ApiResult<Vec<IndicatorDto>> {
     let values: Vec<&str> = q.values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
     Ok(Json(s.services.check_observables(ctx.actor()?, &values).await?.into_iter().map(Into::into).collect()))
 }

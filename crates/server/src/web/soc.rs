@@ -33,7 +33,14 @@ pub fn routes() -> Vec<RouteDef> {
         route(M::GET, "/app/soc/sources", P::SocManage, Kind::Web, "Syslog senders of a tenant.", sources),
         route(M::POST, "/app/soc/sources", P::SocManage, Kind::Web, "Register a syslog sender.", create_source),
         route(M::POST, "/app/soc/sources/{source}", P::SocManage, Kind::Web, "Change a syslog sender.", update_source),
-        route(M::POST, "/app/soc/retention", P::SocManage, Kind::Web, "How long a tenant's events are kept.", retention),
+        route(
+            M::POST,
+            "/app/soc/retention",
+            P::SocManage,
+            Kind::Web,
+            "How long a tenant's events are kept.",
+            retention,
+        ),
     ]
 }
 
@@ -81,7 +88,11 @@ async fn overview(State(s): State<AppState>, ctx: Ctx, Query(f): Query<ListForm>
     let p = page(&s, &ctx, "page-soc", f.ok.as_deref()).await;
     let rows = alerts
         .into_iter()
-        .map(|x| SocRow { title: super::alerts::alert_title(&p, &x), group: x.soc_group.clone().unwrap_or_default(), alert: x })
+        .map(|x| SocRow {
+            title: super::alerts::alert_title(&p, &x),
+            group: x.soc_group.clone().unwrap_or_default(),
+            alert: x,
+        })
         .collect();
     let mut totals: std::collections::BTreeMap<String, u64> = Default::default();
     if let Some(t) = ctx.selected_tenant.or((!a.user.role.is_staff()).then_some(a.user.tenant)) {
@@ -135,7 +146,10 @@ async fn export(s: &AppState, ctx: &Ctx, format: ExportFormat) -> WebResult {
     };
     let file = format!("leitstand-soc-alerts-{}.{ext}", s.services.now().strftime("%Y%m%d-%H%M%S"));
     Ok((
-        [(header::CONTENT_TYPE, kind.to_owned()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\""))],
+        [
+            (header::CONTENT_TYPE, kind.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        ],
         body,
     )
         .into_response())
@@ -260,9 +274,10 @@ struct RetentionForm {
 }
 
 async fn retention(State(s): State<AppState>, ctx: Ctx, WebForm(f): WebForm<RetentionForm>) -> WebResult {
-    let days = f.days.trim().parse::<u32>().map_err(|_| {
-        ServiceError::Invalid(vec![leitstand_domain::FieldError::new("days", "error-retention-days")])
-    })?;
+    let days =
+        f.days.trim().parse::<u32>().map_err(|_| {
+            ServiceError::Invalid(vec![leitstand_domain::FieldError::new("days", "error-retention-days")])
+        })?;
     s.services.set_soc_retention(ctx.actor()?, TenantId(f.tenant), days).await?;
     Ok(done(&format!("/app/soc/rules?tenant={}", f.tenant), "msg-saved"))
 }

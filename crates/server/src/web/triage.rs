@@ -20,8 +20,22 @@ pub fn routes() -> Vec<RouteDef> {
     use Method as M;
     vec![
         route(M::GET, "/app/soc/queue", P::SocManage, Kind::Web, "The analysts' queue in package hours.", queue),
-        route(M::POST, "/app/alerts/{alert}/triage", P::SocManage, Kind::Web, "Reprioritise, reclassify or close.", triage),
-        route(M::POST, "/app/alerts/{alert}/internal-notes", P::SocManage, Kind::Web, "An internal note.", internal_note),
+        route(
+            M::POST,
+            "/app/alerts/{alert}/triage",
+            P::SocManage,
+            Kind::Web,
+            "Reprioritise, reclassify or close.",
+            triage,
+        ),
+        route(
+            M::POST,
+            "/app/alerts/{alert}/internal-notes",
+            P::SocManage,
+            Kind::Web,
+            "An internal note.",
+            internal_note,
+        ),
         route(
             M::POST,
             "/app/alerts/{alert}/recommendation",
@@ -40,7 +54,14 @@ pub fn routes() -> Vec<RouteDef> {
             "Remove an indicator.",
             remove_indicator,
         ),
-        route(M::GET, "/app/soc/fair-use", P::SocManage, Kind::Web, "Monthly SOC usage against the packages.", fair_use),
+        route(
+            M::GET,
+            "/app/soc/fair-use",
+            P::SocManage,
+            Kind::Web,
+            "Monthly SOC usage against the packages.",
+            fair_use,
+        ),
     ]
 }
 
@@ -86,7 +107,12 @@ struct TriageForm {
     verdict: String,
 }
 
-async fn triage(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, WebForm(f): WebForm<TriageForm>) -> WebResult {
+async fn triage(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<TriageForm>,
+) -> WebResult {
     let a = ctx.actor()?;
     s.services.triage_soc_alert(a, id, Some(&f.severity), Some(&f.class), Some(&f.verdict)).await?;
     Ok(done(&format!("/app/alerts/{id}"), if f.verdict.is_empty() { "msg-saved" } else { "msg-soc-closed" }))
@@ -98,14 +124,27 @@ struct TextForm {
     text: String,
 }
 
-async fn internal_note(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, WebForm(f): WebForm<TextForm>) -> WebResult {
+async fn internal_note(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<TextForm>,
+) -> WebResult {
     s.services.soc_internal_note(ctx.actor()?, id, &f.text).await?;
     Ok(done(&format!("/app/alerts/{id}"), "msg-saved"))
 }
 
-async fn recommend(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, WebForm(f): WebForm<TextForm>) -> WebResult {
+async fn recommend(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<TextForm>,
+) -> WebResult {
     let told = s.services.recommend(ctx.actor()?, id, &f.text).await?;
-    Ok(done(&format!("/app/alerts/{id}"), if told > 0 { "msg-recommendation-sent" } else { "msg-recommendation-noted" }))
+    Ok(done(
+        &format!("/app/alerts/{id}"),
+        if told > 0 { "msg-recommendation-sent" } else { "msg-recommendation-noted" },
+    ))
 }
 
 #[derive(Template)]
