@@ -508,9 +508,10 @@ mod tests {
     }
 
     #[test]
-    fn the_defaults_are_the_twelve_alarms_four_thresholds_and_three_dangers_all_valid() {
+    fn the_defaults_are_the_twelve_alarms_four_thresholds_three_dangers_and_the_soc_all_valid() {
         let d = default_rules();
-        assert_eq!(d.len(), 19);
+        assert_eq!(d.len(), 20);
+        assert_eq!(d.iter().filter(|r| r.kind == RuleKind::Soc).count(), 1);
         for key in IMMINENT {
             assert!(d.iter().any(|r| r.key == key), "{key}");
         }

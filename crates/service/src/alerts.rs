@@ -352,7 +352,7 @@ mod tests {
     #[test]
     fn every_default_rule_has_a_key_and_is_valid() {
         let rules = super::default_alert_rules();
-        assert_eq!(rules.len(), 19);
+        assert_eq!(rules.len(), 20);
         for r in rules {
             assert!(r.key.is_some());
             r.kind.validate().expect("valid");

@@ -75,6 +75,9 @@ impl SocState {
     }
 }
 
+/// An event ready for detection, with the sender or host it came from.
+type Item = (SecEvent, Option<i64>, Option<HostId>);
+
 /// A syslog datagram or TCP frame as the receiver got it.
 #[derive(Debug, Clone)]
 pub struct Datagram {
@@ -232,7 +235,7 @@ impl Services {
         let offset =
             jiff::tz::TimeZone::get("Europe/Berlin").map(|tz| tz.to_offset(self.now()).seconds()).unwrap_or_default();
         let mut report = IntakeReport::default();
-        let mut per_tenant: HashMap<TenantId, Vec<(SecEvent, Option<i64>, Option<HostId>)>> = HashMap::new();
+        let mut per_tenant: HashMap<TenantId, Vec<Item>> = HashMap::new();
         let mut counters: HashMap<TenantId, HashMap<&'static str, u64>> = HashMap::new();
         let mut seen: HashMap<TenantId, HashSet<i64>> = HashMap::new();
         for d in lines {
@@ -303,7 +306,7 @@ impl Services {
     async fn detect_and_store(
         &self,
         tenant: TenantId,
-        items: Vec<(SecEvent, Option<i64>, Option<HostId>)>,
+        items: Vec<Item>,
         counters: Vec<(String, u64)>,
         seen_sources: Vec<i64>,
     ) -> Result<(u64, u64)> {
