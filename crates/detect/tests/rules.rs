@@ -57,6 +57,9 @@ fn netfilter_lines_are_read() {
 fn fortinet_lines_are_read() {
     let e = fixture("fortinet.log");
     assert!(e.iter().all(|e| e.dataset == "fortinet"), "{e:?}");
+    // The device's own time: eventtime (ns), else date and time at its tz.
+    assert_eq!(e[0].at_ms, 1_795_508_220_000);
+    assert_eq!(jiff::Timestamp::from_millisecond(e[1].at_ms).expect("t").to_string(), "2026-11-18T08:17:01Z");
     assert_eq!(e[0].action.as_deref(), Some("block"));
     assert_eq!(e[0].destination_port, Some(3389));
     assert_eq!(e[0].transport.as_deref(), Some("tcp"));
@@ -73,6 +76,7 @@ fn fortinet_lines_are_read() {
 fn sophos_lines_are_read() {
     let e = fixture("sophos.log");
     assert!(e.iter().all(|e| e.dataset == "sophos"), "{e:?}");
+    assert_eq!(jiff::Timestamp::from_millisecond(e[0].at_ms).expect("t").to_string(), "2026-11-18T08:18:00Z");
     assert_eq!(e[0].action.as_deref(), Some("block"));
     assert_eq!(e[0].destination_port, Some(22));
     assert_eq!(e[1].action.as_deref(), Some("pass"));

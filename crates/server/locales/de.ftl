@@ -698,3 +698,26 @@ error-soc-verdict = Die Bewertung ist true_positive oder false_positive.
 error-indicator-kind = Die Art ist ip, domain, hash oder user.
 error-indicator-value = Das ist kein Wert dieser Art (IP-Adresse, Domain mit Punkt, MD5-/SHA-Hash in Hex, Benutzername).
 error-month = Bitte den Monat als JJJJ-MM angeben.
+label-soc-count = Ereignisse im Zeitfenster
+label-soc-matched = Treffende Felder
+label-soc-rule-id = Sigma-Regel
+
+## Titles of the shipped Sigma rules (crates/detect/rules), by rule id
+soc-rule-138e3e25-405c-4f79-a644-c71f472f2c35 = SSH-Anmeldung fehlgeschlagen
+soc-rule-a343a22d-9ce1-4227-8390-48b0c9e0abe7 = SSH-Anmeldung als root angenommen
+soc-rule-efc69e2d-0c99-41c3-b4e3-1c1c28dd9bd4 = SSH-Protokollprobe
+soc-rule-2206c02d-43f7-4d0f-94dd-b386c410de20 = Benutzer darf sudo nicht verwenden
+soc-rule-a927d909-be25-40cc-88aa-73d1913d7cc3 = Wiederholt falsches sudo-Passwort
+soc-rule-e480455f-8b99-4b4c-bbe1-d2cdd8dfb428 = Benutzerwechsel mit su fehlgeschlagen
+soc-rule-b361b8e7-f3a5-4ece-81e4-e6440e2d7187 = Lokales Benutzerkonto angelegt
+soc-rule-0a87a39b-5148-480c-abc0-c652e3550be1 = Benutzer in eine Administratorgruppe aufgenommen
+soc-rule-03751db1-d5ed-485d-9c24-3c59be5b2049 = Shell-Verlauf oder Protokolle per sudo gelöscht
+soc-rule-28ae33eb-968d-4853-b949-7b1ec2827ab2 = Höchstzahl der SSH-Anmeldeversuche überschritten
+soc-rule-f22b8852-b83e-4868-8031-115c537cfc30 = Verbindung von der Firewall blockiert
+soc-rule-5d7971c6-cb62-4434-a935-a4a54df528b1 = Fernwartungsport von außen erreichbar
+soc-rule-d08fe623-1f11-4d51-b2be-f764333f675a = Treffer der Angriffserkennung (IPS)
+soc-rule-7344b3b3-82c0-46b0-b615-330b5a3e6d21 = Treffer der Angriffserkennung (IPS, Sophos)
+soc-rule-d9f67cef-5a43-4ef5-b654-467983eb8e11 = Anmeldung an der Firewall-Verwaltung fehlgeschlagen
+soc-rule-00628c82-9399-49fb-a6b6-ff2f0748c0ab = SSH-Brute-Force von einer Adresse
+soc-rule-2f8891fb-0c35-4a72-a112-17737abbd432 = Password Spraying von einer Adresse
+soc-rule-12bef84f-8f93-43e2-825b-ca394a88ac11 = Portscan an der Firewall erkannt

@@ -69,7 +69,10 @@ pub fn rule_title(lang: Lang, key: Option<&str>, name: &str) -> String {
 /// An alert's title: a SOC alert's Sigma rule title (as the rule writes
 /// it), else its alarm rule's name.
 pub fn alert_title(lang: Lang, a: &leitstand_store::Alert) -> String {
-    if a.soc_rule.is_some() {
+    if let Some(id) = &a.soc_rule {
+        if let Some(t) = sigma_title(lang, id) {
+            return t;
+        }
         if let Some(t) = serde_json::from_str::<serde_json::Value>(&a.detail)
             .ok()
             .and_then(|d| d["title"].as_str().map(str::to_owned))
@@ -78,6 +81,13 @@ pub fn alert_title(lang: Lang, a: &leitstand_store::Alert) -> String {
         }
     }
     rule_title(lang, a.rule_key.as_deref(), &a.rule_name)
+}
+
+/// The translated title of a shipped Sigma rule (`soc-rule-<id>`); other
+/// rules keep the title they were written with.
+pub fn sigma_title(lang: Lang, id: &str) -> Option<String> {
+    let key = format!("soc-rule-{id}");
+    has(lang, &key).then(|| tr(lang, &key))
 }
 
 /// Whether the catalogue of `lang` has `key`.
@@ -137,6 +147,15 @@ mod tests {
         assert!(missing_en.is_empty(), "missing in en.ftl: {missing_en:?}");
         assert!(missing_de.is_empty(), "missing in de.ftl: {missing_de:?}");
         assert!(de.len() > 50);
+    }
+
+    #[test]
+    fn every_shipped_sigma_rule_has_a_title_in_both_languages() {
+        for r in leitstand_detect::RuleSet::shipped().summaries() {
+            for lang in Lang::ALL {
+                assert!(sigma_title(lang, &r.id).is_some(), "{}: soc-rule-{} ({})", lang.code(), r.id, r.title);
+            }
+        }
     }
 
     #[test]

@@ -181,6 +181,15 @@ impl Driver {
         }
     }
 
+    /// Waits until the page's source holds `needle`.
+    async fn wait_for_source(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.source().await.contains(needle) {
+            assert!(Instant::now() < deadline, "expected {needle:?} on {}", self.url().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn size(&self, width: u32, height: u32) {
         self.cmd(reqwest::Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).await;
     }
@@ -624,4 +633,83 @@ async fn a_new_alert_appears_on_the_dashboard_live_is_acknowledged_and_mailed() 
     d.go(&app.at(&format!("/app/notifications?tenant={}", tenant.0))).await;
     d.shot("notifications").await;
     worker.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_soc_pages_show_firewall_alerts_check_a_rule_and_triage_one() {
+    let Some(d) = Driver::start().await else { return };
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Stadtwerke Musterstadt GmbH").await;
+    let plan = leitstand_service::PlanInput { security: "professional".into(), soc: "3".into(), managed_service: true };
+    app.services.set_plan(&admin, tenant, &plan).await.expect("plan");
+    let source = leitstand_service::SourceInput {
+        name: "fw01.musterstadt.de".into(),
+        address: "127.0.0.1".into(),
+        enabled: true,
+        ..Default::default()
+    };
+    app.services.save_syslog_source(&admin, tenant, None, &source).await.expect("source");
+    let mut lines: Vec<String> = (0..24)
+        .map(|i| format!("<4>Nov 24 08:16:{i:02} gw kernel: IPTABLES-DROP: IN=eth0 OUT= SRC=203.0.113.66 DST=192.0.2.20 LEN=60 PROTO=TCP SPT=40000 DPT={}", 20 + i * 7))
+        .collect();
+    lines.extend((0..12).map(|i| {
+        format!("<38>Nov 24 08:20:{i:02} web-01 sshd[812]: Failed password for invalid user admin{i} from 198.51.100.23 port 42{i:02} ssh2")
+    }));
+    lines.push("<38>Nov 24 08:21:00 web-01 sshd[816]: Accepted password for root from 198.51.100.44 port 4250 ssh2".into());
+    lines.push("<85>Nov 24 08:22:00 web-01 sudo:      bob : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/bash".into());
+    lines.push("<185>date=2026-11-24 time=08:23:00 devname=\"FGT60F\" devid=\"FGT60FTK2000\" logid=\"0419016384\" type=\"utm\" subtype=\"ips\" srcip=198.51.100.23 dstip=192.0.2.30 dstport=80 proto=6 attack=\"Apache.Log4j.Error.Log.Remote.Code.Execution\" action=\"dropped\"".into());
+    lines.push("<30>Nov 24 08:24:00 web-01 systemd[1]: Started session-42.scope - Session 42 of User anna.".into());
+    let datagrams = lines
+        .iter()
+        .map(|l| leitstand_service::Datagram {
+            peer: "127.0.0.1".parse().expect("ip"),
+            bytes: l.as_bytes().to_vec(),
+            truncated: false,
+            tls: false,
+        })
+        .collect();
+    app.services.ingest_syslog(datagrams).await.expect("intake");
+
+    d.size(1280, 1100).await;
+    d.sign_in_as_admin(&app).await;
+    d.go(&app.at("/app/soc")).await;
+    let page = d.source().await;
+    for title in ["Portscan an der Firewall erkannt", "SSH-Brute-Force von einer Adresse", "Password Spraying von einer Adresse"] {
+        assert!(page.contains(title), "{title} on the SOC page");
+    }
+    let order = d.text("#soc_alert_list tbody").await;
+    assert!(order.find("Kritisch").is_none() || order.find("Kritisch") < order.find("Niedrig"), "by criticality");
+    d.shot("soc").await;
+    d.go(&app.at("/app/soc/events")).await;
+    assert!(d.source().await.contains("IPTABLES-DROP"));
+    d.shot("soc_events").await;
+
+    // A custom rule with a typo: the check names the line and the cause.
+    d.go(&app.at(&format!("/app/soc/rules?tenant={}", tenant.0))).await;
+    let rule = "title: Backup-Konto angemeldet\nid: 6c1d2c52-8f1e-4d3a-9d0b-0c0ffee0cccc\nlogsource:\n  product: linux\ndetection:\n  sel:\n    user.name|endwith: backup\n  condition: sel\nlevel: high\n";
+    d.fill("textarea[name=yaml]", rule).await;
+    d.click("button[value=check]").await;
+    d.wait_for_source("rule-check-problems").await;
+    let problems = d.text("#rule-check-problems").await;
+    assert!(problems.contains("line 7") && problems.contains("endwith"), "{problems}");
+    d.script("document.getElementById('custom-rule').scrollIntoView(); return true;").await;
+    d.shot("soc_rules").await;
+
+    // Triage the brute force: recommendation, close as a true positive.
+    let alerts = app.services.soc_alerts(&admin, Some(tenant), vec![], 50).await.expect("alerts");
+    let brute = alerts.iter().find(|a| a.detail.contains("SSH brute force")).expect("brute force");
+    app.services.add_indicator(&admin, "ip", "198.51.100.23", "Scanner aus Threat-Feed").await.expect("indicator");
+    d.go(&app.at(&format!("/app/alerts/{}", brute.id))).await;
+    assert!(d.source().await.contains("indicator_hits"), "the indicator hit shows");
+    d.fill("#recommendation_form textarea", "Bitte den SSH-Zugang auf das VPN beschränken und fail2ban aktivieren.").await;
+    d.click("#recommendation_form button").await;
+    d.wait_for(|u| u.contains("ok=msg-recommendation"), "the recommendation saved").await;
+    d.click("#triage_form button[value=true_positive]").await;
+    d.wait_for_source("soc_verdict").await;
+    d.size(1280, 2000).await;
+    d.shot("alert_soc").await;
+    d.size(1280, 1100).await;
+    d.go(&app.at("/app/soc/queue")).await;
+    d.shot("soc_queue").await;
 }

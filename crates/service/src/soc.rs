@@ -173,6 +173,21 @@ fn hit_detail(hit: &Hit, e: &SecEvent) -> String {
     .to_string()
 }
 
+/// A correlation grouped by one field links the window's earlier events
+/// with that field's value as evidence too.
+fn related(hit: &Hit, e: &SecEvent) -> Option<(&'static str, String, Timestamp)> {
+    let HitKind::Correlation { window_secs, .. } = hit.kind else { return None };
+    let (field, value) = hit.group.split_once('=')?;
+    let column = match field {
+        "source.ip" => "source_ip",
+        "user.name" => "user_name",
+        "host.name" => "host_name",
+        _ => return None,
+    };
+    let since = Timestamp::from_millisecond(e.at_ms - (window_secs as i64) * 1000).ok()?;
+    Some((column, value.to_string(), since))
+}
+
 fn stored(e: &SecEvent, source: Option<i64>, host: Option<HostId>) -> NewSocEvent {
     NewSocEvent {
         source,
@@ -352,6 +367,7 @@ impl Services {
                         severity: hit.severity,
                         group: hit.group.clone(),
                         detail: hit_detail(&hit, event),
+                        related: related(&hit, event),
                     });
                 }
                 intake.events.push(stored(event, *source, *host));

@@ -216,6 +216,28 @@ async fn raise(
         .fetch_one(&mut *conn)
         .await
         .map_err(map_err)?;
+    if let Some((column, value, since)) = hit.related.as_ref().filter(|_| linked < MAX_EVIDENCE) {
+        // Column names come from a fixed list, never from outside.
+        let column = match *column {
+            "source_ip" => "source_ip",
+            "user_name" => "user_name",
+            _ => "host_name",
+        };
+        sqlx::query(&format!(
+            "INSERT INTO soc_evidence (tenant_id, alert_id, event_id) SELECT tenant_id, $1, id FROM soc_events \
+             WHERE tenant_id = $2 AND {column} = $3 AND at >= $4 AND id <> $5 ORDER BY id DESC LIMIT $6 \
+             ON CONFLICT DO NOTHING"
+        ))
+        .bind(id)
+        .bind(tenant)
+        .bind(value)
+        .bind(ms(*since))
+        .bind(event)
+        .bind(MAX_EVIDENCE - linked - 1)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    }
     if linked < MAX_EVIDENCE {
         sqlx::query(
             "INSERT INTO soc_evidence (tenant_id, alert_id, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",

@@ -915,6 +915,7 @@ async fn soc_intake_triage_and_retention(store: &dyn Store, a: &Tenant, b: &Tena
         severity: Severity::High,
         group: group.into(),
         detail: format!("{{\"title\":\"rule {rule}\"}}"),
+        related: None,
     };
     let intake = SocIntake {
         tenant: Some(a.id),

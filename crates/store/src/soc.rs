@@ -73,6 +73,10 @@ pub struct NewSocHit {
     pub group: String,
     /// Facts shown on the alert, JSON.
     pub detail: String,
+    /// A correlation's earlier events to link as evidence too: the stored
+    /// events of the tenant with this column (`source_ip`, `user_name`,
+    /// `host_name`) equal to the value, since this time.
+    pub related: Option<(&'static str, String, Timestamp)>,
 }
 
 /// What one tenant's share of a receive round brings.

@@ -13,6 +13,18 @@ pub fn looks_like(msg: &str) -> bool {
 pub fn parse(mut e: SecEvent) -> Option<SecEvent> {
     let p = kv::pairs(&e.message);
     let kind = kv::get(&p, "type")?.to_string();
+    // The device's own time: `eventtime` (ns or µs since the epoch), else
+    // date and time at its `tz` offset.
+    let own = kv::get(&p, "eventtime")
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(|t| if t > 10_i64.pow(17) { t / 1_000_000 } else { t / 1_000 })
+        .or_else(|| {
+            let offset = kv::get(&p, "tz").and_then(super::offset_of)?;
+            super::local_time(kv::get(&p, "date")?, kv::get(&p, "time")?, offset)
+        });
+    if let Some(at) = own {
+        e.at_ms = at;
+    }
     let subtype = kv::get(&p, "subtype").unwrap_or_default().to_string();
     e.source_ip = kv::get(&p, "srcip").and_then(ip);
     e.destination_ip = kv::get(&p, "dstip").and_then(ip);

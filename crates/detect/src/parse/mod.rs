@@ -57,6 +57,28 @@ pub fn normalise(line: &SyslogLine, origin: &Origin) -> SecEvent {
     })
 }
 
+/// A device's own `date=YYYY-MM-DD time=HH:MM:SS` at a UTC offset, Unix ms.
+fn local_time(date: &str, time: &str, offset_secs: i32) -> Option<i64> {
+    let civil: jiff::civil::DateTime = format!("{date}T{time}").parse().ok()?;
+    let offset = jiff::tz::Offset::from_seconds(offset_secs).ok()?;
+    Some(civil.to_zoned(jiff::tz::TimeZone::fixed(offset)).ok()?.timestamp().as_millisecond())
+}
+
+/// `+0100` / `-05:30` as seconds east of UTC.
+fn offset_of(tz: &str) -> Option<i32> {
+    let (sign, rest) = match tz.as_bytes().first()? {
+        b'+' => (1, &tz[1..]),
+        b'-' => (-1, &tz[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() != 4 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
+    Some(sign * (h * 3600 + m * 60))
+}
+
 /// An address as written, checked; `None` when it is not one.
 fn ip(s: &str) -> Option<String> {
     s.trim().parse::<std::net::IpAddr>().ok().map(|a| a.to_string())

@@ -13,6 +13,19 @@ pub fn looks_like(msg: &str) -> bool {
 pub fn parse(mut e: SecEvent) -> Option<SecEvent> {
     let p = kv::pairs(&e.message);
     let kind = kv::get(&p, "log_type")?.to_string();
+    // The device's own time, in the zone it names (German devices: CET/CEST).
+    let offset = match kv::get(&p, "timezone") {
+        Some("CET") => Some(3600),
+        Some("CEST") => Some(7200),
+        Some("UTC" | "GMT") => Some(0),
+        Some(other) => super::offset_of(other),
+        None => None,
+    };
+    if let (Some(offset), Some(date), Some(time)) = (offset, kv::get(&p, "date"), kv::get(&p, "time")) {
+        if let Some(at) = super::local_time(date, time, offset) {
+            e.at_ms = at;
+        }
+    }
     let component = kv::get(&p, "log_component").unwrap_or_default().to_string();
     let subtype = kv::get(&p, "log_subtype").unwrap_or_default().to_string();
     e.source_ip = kv::get(&p, "src_ip").and_then(ip);

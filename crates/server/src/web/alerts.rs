@@ -177,6 +177,10 @@ impl DetailTpl {
     /// What a note says, in words: states and flags translated.
     fn note_text(&self, n: &AlertNote) -> String {
         match n.kind.as_str() {
+            "opened" if self.alert.soc_rule.is_some() => serde_json::from_str::<serde_json::Value>(&n.body)
+                .ok()
+                .and_then(|d| d["message"].as_str().map(str::to_owned))
+                .unwrap_or_default(),
             "opened" | "resolved" => super::inventory::facts(&n.body),
             "flagged" => self.p.tk("label-flag-", &n.body),
             "closed" => self.p.tk("soc-verdict-", &n.body),
@@ -203,6 +207,7 @@ async fn detail(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(
     let title = alert_title(&p, &d.alert);
     p.title = format!("{} · {title}", p.title);
     let facts = match serde_json::from_str::<serde_json::Value>(&d.alert.detail) {
+        Ok(detail) if d.alert.soc_rule.is_some() => soc_facts(&p, &detail),
         Ok(serde_json::Value::Object(m)) => {
             m.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect()
         }
@@ -243,6 +248,31 @@ async fn detail(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(
         is_staff: a.role().is_staff(),
         alert: d.alert,
     }))
+}
+
+/// A SOC hit's facts in words: what it is grouped by, how many events in
+/// which window, who and from where, the newest line, the Sigma rule.
+fn soc_facts(p: &Page, d: &serde_json::Value) -> Vec<(String, String)> {
+    let text = |k: &str| d[k].as_str().filter(|v| !v.is_empty()).map(str::to_owned);
+    let mut out = vec![];
+    let mut put = |label: &str, v: Option<String>| {
+        if let Some(v) = v {
+            out.push((p.t(label), v));
+        }
+    };
+    put("label-soc-group", text("group"));
+    if d["correlation"] == serde_json::Value::Bool(true) {
+        let window = d["window_secs"].as_u64().map(|s| format!("{} min", s / 60)).unwrap_or_default();
+        put("label-soc-count", d["count"].as_u64().map(|n| format!("{n} · {window}")));
+    }
+    put("label-soc-source-ip", text("source_ip"));
+    put("label-user", text("user"));
+    put("label-host", text("host"));
+    put("label-message", text("message"));
+    let matched: Vec<&str> = d["matched"].as_array().map(|m| m.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+    put("label-soc-matched", (!matched.is_empty()).then(|| matched.join(", ")));
+    put("label-soc-rule-id", text("rule_id"));
+    out
 }
 
 #[derive(Deserialize)]

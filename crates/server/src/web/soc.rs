@@ -183,6 +183,10 @@ impl RulesTpl {
         self.p.tk("severity-", s.as_str())
     }
 
+    fn title(&self, r: &SocRuleView) -> String {
+        crate::i18n::sigma_title(self.p.lang, &r.summary.id).unwrap_or_else(|| r.summary.title.clone())
+    }
+
     fn is_tenant(&self, t: &TenantId) -> bool {
         self.tenant == Some(*t)
     }
