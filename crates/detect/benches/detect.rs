@@ -29,7 +29,10 @@ fn fixture_lines() -> Vec<String> {
     let dir = format!("{}/tests/fixtures/lines", env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<_> = std::fs::read_dir(dir).expect("fixtures").flatten().map(|e| e.path()).collect();
     files.sort();
-    files.iter().flat_map(|f| std::fs::read_to_string(f).expect("read").lines().map(str::to_owned).collect::<Vec<_>>()).collect()
+    files
+        .iter()
+        .flat_map(|f| std::fs::read_to_string(f).expect("read").lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect()
 }
 
 /// `EVENTS` lines: the fixtures, each copy with other addresses and users.
@@ -41,7 +44,7 @@ fn lines() -> Vec<Vec<u8>> {
             let n = i / base.len();
             l.replace("198.51.100.23", &format!("198.51.{}.{}", 100 + n % 50, n % 250))
                 .replace("port 42", &format!("port {}", 1000 + n % 60000))
-                .replace("root", if n % 3 == 0 { "root" } else { "admin" })
+                .replace("root", if n.is_multiple_of(3) { "root" } else { "admin" })
                 .into_bytes()
         })
         .collect()
@@ -155,7 +158,11 @@ fn main() {
         hits += rules.iter().filter(|r| r.is_match(e)).count();
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("sigma-rust (JSON, detection)          {}  ({hits} hits, {} rules)", rate(sr_events.len(), secs), rules.len());
+    println!(
+        "sigma-rust (JSON, detection)          {}  ({hits} hits, {} rules)",
+        rate(sr_events.len(), secs),
+        rules.len()
+    );
     for r in refused {
         println!("  sigma-rust refused {r}");
     }

@@ -20,11 +20,16 @@ const SECONDS: u64 = 2;
 async fn services(dir: &std::path::Path) -> Services {
     let store = Arc::new(leitstand_store_sqlite::open_dir(dir).await.expect("sqlite"));
     let soc = SocConfig { lines_per_second: 1e7, burst: 100_000_000, ..SocConfig::default() };
-    Services::new(store, Arc::new(SystemClock), SecretKey::generate(), ServiceConfig { soc, ..ServiceConfig::default() })
+    Services::new(
+        store,
+        Arc::new(SystemClock),
+        SecretKey::generate(),
+        ServiceConfig { soc, ..ServiceConfig::default() },
+    )
 }
 
 fn line(i: u64) -> String {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         format!(
             "<4>Nov 24 08:16:00 gw kernel: IPTABLES-DROP: IN=eth0 OUT= SRC=203.0.{}.{} DST=192.0.2.20 LEN=60 PROTO=TCP SPT=40000 DPT={}",
             (i / 250) % 250,
@@ -32,7 +37,12 @@ fn line(i: u64) -> String {
             1 + i % 1000
         )
     } else {
-        format!("<38>Nov 24 08:20:00 web-01 sshd[812]: Failed password for root from 198.51.{}.{} port {} ssh2", (i / 250) % 250, i % 250, i % 60000)
+        format!(
+            "<38>Nov 24 08:20:00 web-01 sshd[812]: Failed password for root from 198.51.{}.{} port {} ssh2",
+            (i / 250) % 250,
+            i % 250,
+            i % 60000
+        )
     }
 }
 

@@ -103,7 +103,13 @@ async fn intake(services: Services, mut rx: mpsc::Receiver<Datagram>, counters: 
     while rx.recv_many(&mut round, ROUND).await > 0 {
         let lines = std::mem::take(&mut round);
         let n = lines.len() as u64;
-        match services.ingest_syslog(lines).await {
+        // A round runs as its own task: should one ever panic, its lines are
+        // counted as failed and the receiver goes on.
+        let s = services.clone();
+        let done = tokio::spawn(async move { s.ingest_syslog(lines).await })
+            .await
+            .unwrap_or_else(|e| Err(leitstand_service::ServiceError::Internal(format!("intake round failed: {e}"))));
+        match done {
             Ok(r) => {
                 counters.stored.fetch_add(r.stored, Ordering::Relaxed);
                 counters.unknown_source.fetch_add(r.unknown_source, Ordering::Relaxed);

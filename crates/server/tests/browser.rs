@@ -656,26 +656,22 @@ async fn the_soc_pages_show_firewall_alerts_check_a_rule_and_triage_one() {
     lines.extend((0..12).map(|i| {
         format!("<38>Nov 24 08:20:{i:02} web-01 sshd[812]: Failed password for invalid user admin{i} from 198.51.100.23 port 42{i:02} ssh2")
     }));
-    lines.push("<38>Nov 24 08:21:00 web-01 sshd[816]: Accepted password for root from 198.51.100.44 port 4250 ssh2".into());
+    lines.push(
+        "<38>Nov 24 08:21:00 web-01 sshd[816]: Accepted password for root from 198.51.100.44 port 4250 ssh2".into(),
+    );
     lines.push("<85>Nov 24 08:22:00 web-01 sudo:      bob : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/bash".into());
     lines.push("<185>date=2026-11-24 time=08:23:00 devname=\"FGT60F\" devid=\"FGT60FTK2000\" logid=\"0419016384\" type=\"utm\" subtype=\"ips\" srcip=198.51.100.23 dstip=192.0.2.30 dstport=80 proto=6 attack=\"Apache.Log4j.Error.Log.Remote.Code.Execution\" action=\"dropped\"".into());
     lines.push("<30>Nov 24 08:24:00 web-01 systemd[1]: Started session-42.scope - Session 42 of User anna.".into());
-    let datagrams = lines
-        .iter()
-        .map(|l| leitstand_service::Datagram {
-            peer: "127.0.0.1".parse().expect("ip"),
-            bytes: l.as_bytes().to_vec(),
-            truncated: false,
-            tls: false,
-        })
-        .collect();
+    let datagrams = lines.iter().map(|l| common::datagram("127.0.0.1", l)).collect();
     app.services.ingest_syslog(datagrams).await.expect("intake");
 
     d.size(1280, 1100).await;
     d.sign_in_as_admin(&app).await;
     d.go(&app.at("/app/soc")).await;
     let page = d.source().await;
-    for title in ["Portscan an der Firewall erkannt", "SSH-Brute-Force von einer Adresse", "Password Spraying von einer Adresse"] {
+    for title in
+        ["Portscan an der Firewall erkannt", "SSH-Brute-Force von einer Adresse", "Password Spraying von einer Adresse"]
+    {
         assert!(page.contains(title), "{title} on the SOC page");
     }
     let order = d.text("#soc_alert_list tbody").await;
@@ -702,7 +698,8 @@ async fn the_soc_pages_show_firewall_alerts_check_a_rule_and_triage_one() {
     app.services.add_indicator(&admin, "ip", "198.51.100.23", "Scanner aus Threat-Feed").await.expect("indicator");
     d.go(&app.at(&format!("/app/alerts/{}", brute.id))).await;
     assert!(d.source().await.contains("indicator_hits"), "the indicator hit shows");
-    d.fill("#recommendation_form textarea", "Bitte den SSH-Zugang auf das VPN beschränken und fail2ban aktivieren.").await;
+    d.fill("#recommendation_form textarea", "Bitte den SSH-Zugang auf das VPN beschränken und fail2ban aktivieren.")
+        .await;
     d.click("#recommendation_form button").await;
     d.wait_for(|u| u.contains("ok=msg-recommendation"), "the recommendation saved").await;
     d.click("#triage_form button[value=true_positive]").await;

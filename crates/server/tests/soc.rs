@@ -296,15 +296,7 @@ async fn the_alert_file_lists_soc_alerts_by_criticality_as_csv_and_json() {
         "<85>Nov 18 09:19:08 web1 sudo:      bob : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/bash",
         "<86>Nov 18 09:19:11 web1 useradd[900]: new user: name=backdoor, UID=1002, GID=1002, home=/home/backdoor",
     ];
-    let datagrams = lines
-        .iter()
-        .map(|l| leitstand_service::Datagram {
-            peer: "127.0.0.1".parse().expect("ip"),
-            bytes: l.as_bytes().to_vec(),
-            truncated: false,
-            tls: false,
-        })
-        .collect();
+    let datagrams = lines.iter().map(|l| common::datagram("127.0.0.1", l)).collect();
     let report = app.services.ingest_syslog(datagrams).await.expect("intake");
     assert_eq!((report.stored, report.hits), (3, 3));
     let anna = app.token("anna").await;
@@ -341,11 +333,11 @@ async fn events_past_the_retention_are_deleted_per_tenant() {
     source(&app, w.b, by_address("B", "127.0.0.2")).await;
     let admin = app.services.cli_actor().await.expect("admin");
     app.services.set_soc_retention(&admin, w.b, 200).await.expect("B agreed on 200 days");
-    let send = |peer: &str| leitstand_service::Datagram {
-        peer: peer.parse().expect("ip"),
-        bytes: b"<38>Nov 18 09:19:04 h sshd[1]: Accepted password for root from 198.51.100.23 port 1 ssh2".to_vec(),
-        truncated: false,
-        tls: false,
+    let send = |peer: &str| {
+        common::datagram(
+            peer,
+            "<38>Nov 18 09:19:04 h sshd[1]: Accepted password for root from 198.51.100.23 port 1 ssh2",
+        )
     };
     app.services.ingest_syslog(vec![send("127.0.0.1"), send("127.0.0.2")]).await.expect("intake");
     app.clock.advance(jiff::SignedDuration::from_hours(89 * 24));
@@ -412,15 +404,6 @@ async fn custom_rules_are_checked_with_line_and_cause_and_customers_cannot_admin
     assert_eq!(denied.status(), 403, "customers see results, not the rules (SOC-13)");
 }
 
-fn line_from(peer: &str, text: &str) -> leitstand_service::Datagram {
-    leitstand_service::Datagram {
-        peer: peer.parse().expect("ip"),
-        bytes: text.as_bytes().to_vec(),
-        truncated: false,
-        tls: false,
-    }
-}
-
 async fn set_package(app: &TestApp, tenant: TenantId, soc: &str) {
     let admin = app.services.cli_actor().await.expect("admin");
     let plan =
@@ -437,7 +420,10 @@ async fn the_queue_honours_package_hours_and_nrw_holidays() {
     source(&app, w.a, by_address("A", "127.0.0.1")).await;
     source(&app, w.b, by_address("B", "127.0.0.2")).await;
     let root = "<38>Nov 18 09:19:04 h sshd[1]: Accepted password for root from 198.51.100.23 port 1 ssh2";
-    app.services.ingest_syslog(vec![line_from("127.0.0.1", root), line_from("127.0.0.2", root)]).await.expect("in");
+    app.services
+        .ingest_syslog(vec![common::datagram("127.0.0.1", root), common::datagram("127.0.0.2", root)])
+        .await
+        .expect("in");
     let admin = app.services.cli_actor().await.expect("admin");
     let at =
         |s: &str| -> jiff::Timestamp { format!("{s}[Europe/Berlin]").parse::<jiff::Zoned>().expect("t").timestamp() };
@@ -481,7 +467,7 @@ async fn analysts_triage_recommend_by_mail_and_close_while_customers_see_no_inte
     };
     app.services.save_contact(&admin, w.a, None, contact).await.expect("contact");
     let line = "<38>Nov 18 09:19:04 h sshd[1]: Accepted password for root from 198.51.100.23 port 1 ssh2";
-    app.services.ingest_syslog(vec![line_from("127.0.0.1", line)]).await.expect("in");
+    app.services.ingest_syslog(vec![common::datagram("127.0.0.1", line)]).await.expect("in");
     let alert = soc_alerts(&app, w.a).await.pop().expect("alert");
     let soc = app.actor("soc").await;
     // The address is on the provider's indicator list.
@@ -544,9 +530,9 @@ async fn usage_far_above_the_package_is_flagged() {
                 i / 256,
                 i % 256
             );
-            line_from("127.0.0.1", &text)
+            common::datagram("127.0.0.1", &text)
         })
-        .chain(std::iter::once(line_from(
+        .chain(std::iter::once(common::datagram(
             "127.0.0.2",
             "<38>Nov 18 09:19:04 h sshd[1]: Accepted password for root from 10.0.0.1 port 1 ssh2",
         )))

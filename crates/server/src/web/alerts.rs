@@ -269,7 +269,8 @@ fn soc_facts(p: &Page, d: &serde_json::Value) -> Vec<(String, String)> {
     put("label-user", text("user"));
     put("label-host", text("host"));
     put("label-message", text("message"));
-    let matched: Vec<&str> = d["matched"].as_array().map(|m| m.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+    let matched: Vec<&str> =
+        d["matched"].as_array().map(|m| m.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
     put("label-soc-matched", (!matched.is_empty()).then(|| matched.join(", ")));
     put("label-soc-rule-id", text("rule_id"));
     out

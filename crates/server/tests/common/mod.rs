@@ -326,3 +326,13 @@ pub async fn announced_post_status(app: &TestApp, path: &str, headers: &[(&str, 
     let line = String::from_utf8_lossy(&buf[..n]).into_owned();
     line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no status in {line:?}"))
 }
+
+/// A syslog line as the receiver hands it to the service, from `peer`.
+pub fn datagram(peer: &str, line: &str) -> leitstand_service::Datagram {
+    leitstand_service::Datagram {
+        peer: peer.parse().expect("ip"),
+        bytes: line.as_bytes().to_vec(),
+        truncated: false,
+        tls: false,
+    }
+}
