@@ -68,6 +68,7 @@ fn logger(args: &[&str]) {
 async fn logger_lines_over_udp_and_tcp_become_events_and_a_brute_force_alert() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
+    set_package(&app, w.a, "1").await;
     source(&app, w.a, by_address("Web 1", "127.0.0.1")).await;
     let (at, counters) = receiver(&app, None).await;
     let udp = at.udp.expect("udp").port().to_string();
@@ -112,6 +113,7 @@ async fn bad_lines_are_kept_raw_and_counted_and_unknown_senders_are_dropped() {
         counters.unknown_source.load(std::sync::atomic::Ordering::Relaxed) == 1
     })
     .await;
+    set_package(&app, w.a, "1").await;
     source(&app, w.a, by_address("Web 2", "127.0.0.2")).await;
     let mut oversized = b"<38>Nov 18 09:19:00 web1 app[1]: ".to_vec();
     oversized.extend([b'x'; 20_000]);
@@ -258,6 +260,7 @@ async fn agent_lines_run_through_the_same_rules_once() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let admin = app.services.cli_actor().await.expect("admin");
+    set_package(&app, w.a, "1").await;
     let (host_id, _) = app.host(&admin, w.a, "a-web-02").await;
     let host = app.store.host_for_agent(leitstand_domain::HostId(host_id)).await.expect("host");
     let failed: Vec<_> = (0..10)
@@ -290,7 +293,10 @@ async fn agent_lines_run_through_the_same_rules_once() {
 async fn the_alert_file_lists_soc_alerts_by_criticality_as_csv_and_json() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
+    set_package(&app, w.a, "1").await;
     source(&app, w.a, by_address("Web 1", "127.0.0.1")).await;
+    // B has no SOC package: its lines are stored, no rule runs on them.
+    source(&app, w.b, by_address("Web B", "127.0.0.2")).await;
     let lines = [
         "<38>Nov 18 09:19:04 web1 sshd[816]: Accepted password for root from 198.51.100.23 port 4250 ssh2",
         "<85>Nov 18 09:19:08 web1 sudo:      bob : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/bash",
@@ -299,6 +305,9 @@ async fn the_alert_file_lists_soc_alerts_by_criticality_as_csv_and_json() {
     let datagrams = lines.iter().map(|l| common::datagram("127.0.0.1", l)).collect();
     let report = app.services.ingest_syslog(datagrams).await.expect("intake");
     assert_eq!((report.stored, report.hits), (3, 3));
+    let b_lines = lines.iter().map(|l| common::datagram("127.0.0.2", l)).collect();
+    let report = app.services.ingest_syslog(b_lines).await.expect("intake");
+    assert_eq!((report.stored, report.hits), (3, 0), "no package, no detection");
     let anna = app.token("anna").await;
     let json = app.get_json(&anna, "/api/v1/soc/export?format=json").await;
     let severities: Vec<&str> =
@@ -329,6 +338,7 @@ async fn the_alert_file_lists_soc_alerts_by_criticality_as_csv_and_json() {
 async fn events_past_the_retention_are_deleted_per_tenant() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
+    set_package(&app, w.a, "1").await;
     source(&app, w.a, by_address("A", "127.0.0.1")).await;
     source(&app, w.b, by_address("B", "127.0.0.2")).await;
     let admin = app.services.cli_actor().await.expect("admin");

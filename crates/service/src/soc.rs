@@ -306,6 +306,9 @@ impl Services {
     /// The authentication lines an agent sent (new records only): read by
     /// the same parsers and rules as syslog, on the host's tenant.
     pub(crate) async fn soc_agent_events(&self, host: &Host, events: &[leitstand_proto::SystemEvent]) -> Result<()> {
+        if !self.soc_booked(host.tenant).await? {
+            return Ok(()); // no SOC package: the lines stay host events only
+        }
         let origin = Origin { received_ms: self.now().as_millisecond(), host: Some(host.name.clone()), linux: true };
         let items: Vec<_> =
             events.iter().filter_map(agent_line).map(|line| (normalise(&line, &origin), None, Some(host.id))).collect();
@@ -316,8 +319,15 @@ impl Services {
         self.detect_and_store(host.tenant, items, counted, vec![]).await.map(|_| ())
     }
 
+    /// Whether the tenant booked a SOC package (SOC alerts need package 1).
+    async fn soc_booked(&self, tenant: TenantId) -> Result<bool> {
+        let t = self.store.tenant(&TenantScope::All, tenant).await?;
+        Ok(t.plan.allows(leitstand_domain::plan::Feature::SocAlerts))
+    }
+
     /// Runs a tenant's events through its detector (rebuilt when its rule
-    /// choices changed) and stores events, hits and counters together.
+    /// choices changed) and stores events, hits and counters together. A
+    /// tenant without a SOC package gets its events stored, no detection.
     async fn detect_and_store(
         &self,
         tenant: TenantId,
@@ -325,6 +335,7 @@ impl Services {
         counters: Vec<(String, u64)>,
         seen_sources: Vec<i64>,
     ) -> Result<(u64, u64)> {
+        let booked = self.soc_booked(tenant).await?;
         let version = self.store.soc_rules_version(tenant).await?;
         let stale = self.soc.detectors.lock().map_or(true, |d| !d.is_current(&tenant, version));
         let choices = if stale && !items.is_empty() {
@@ -359,7 +370,8 @@ impl Services {
                 detector
             });
             for (i, (event, source, host)) in items.iter().enumerate() {
-                for hit in detector.process(event) {
+                let hits = if booked { detector.process(event) } else { vec![] };
+                for hit in hits {
                     intake.hits.push(NewSocHit {
                         event: i,
                         rule_id: hit.rule_id.clone(),
