@@ -20,6 +20,10 @@ const QUEUE: usize = 100_000;
 const ROUND: usize = 5_000;
 /// Open TCP/TLS connections at most.
 const MAX_CONNECTIONS: usize = 1_024;
+/// How long a TLS handshake may take.
+const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a TCP/TLS sender may stay silent before it is disconnected.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// What the receiver counted since start (for `/metrics`).
 #[derive(Default, Debug)]
@@ -116,6 +120,7 @@ async fn intake(services: Services, mut rx: mpsc::Receiver<Datagram>, counters: 
                 counters.over_quota.fetch_add(r.over_quota, Ordering::Relaxed);
                 counters.malformed.fetch_add(r.malformed, Ordering::Relaxed);
                 counters.hits.fetch_add(r.hits, Ordering::Relaxed);
+                counters.failed.fetch_add(r.failed, Ordering::Relaxed);
             }
             Err(e) => {
                 counters.failed.fetch_add(n, Ordering::Relaxed);
@@ -155,9 +160,10 @@ async fn tcp(
             let _slot = slot;
             match tls {
                 None => read_frames(stream, peer, false, tx, counters).await,
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => read_frames(s, peer, true, tx, counters).await,
-                    Err(e) => tracing::debug!(%peer, error = %e, "syslog TLS handshake failed"),
+                Some(acceptor) => match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => read_frames(s, peer, true, tx, counters).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "syslog TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "syslog TLS handshake timed out"),
                 },
             }
         });
@@ -174,9 +180,10 @@ async fn read_frames<S: AsyncRead + Unpin>(
     let mut framer = Framer::default();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        // A sender silent for longer than IDLE gives its slot back.
+        let n = match tokio::time::timeout(IDLE, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => n,
         };
         for f in framer.push(&buf[..n]) {
             counters.received.fetch_add(1, Ordering::Relaxed);

@@ -98,6 +98,8 @@ pub struct IntakeReport {
     pub unknown_source: u64,
     pub over_quota: u64,
     pub malformed: u64,
+    /// Lines of a tenant whose share could not be stored.
+    pub failed: u64,
 }
 
 /// Export formats of the SOC alert file (SOC-4).
@@ -296,9 +298,18 @@ impl Services {
                 counters.remove(&tenant).unwrap_or_default().into_iter().map(|(k, n)| (k.to_string(), n)).collect();
             counted.push(("stored".into(), events.len() as u64));
             let sources: Vec<i64> = seen.remove(&tenant).unwrap_or_default().into_iter().collect();
-            let (stored, hits) = self.detect_and_store(tenant, events, counted, sources).await?;
-            report.stored += stored;
-            report.hits += hits;
+            let n = events.len() as u64;
+            // One tenant's failure (its transaction) costs only its own lines.
+            match self.detect_and_store(tenant, events, counted, sources).await {
+                Ok((stored, hits)) => {
+                    report.stored += stored;
+                    report.hits += hits;
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = tenant.0, lines = n, error = %e, "syslog lines of a tenant not stored");
+                    report.failed += n;
+                }
+            }
         }
         Ok(report)
     }
