@@ -202,8 +202,10 @@ impl SecEvent {
             LOGSOURCE_PRODUCT => s(&self.logsource.product),
             LOGSOURCE_SERVICE => s(&self.logsource.service),
             LOGSOURCE_CATEGORY => s(&self.logsource.category),
+            // Vendor fields: `labels.<key>`, or the bare key as the device
+            // wrote it (auditd's `type`, `a0`; Fortinet's `attack` …).
             other => {
-                let key = other.strip_prefix("labels.")?;
+                let key = other.strip_prefix("labels.").unwrap_or(other);
                 self.label(key).map(|v| EventValue::Str(Cow::Borrowed(v)))
             }
         }

@@ -118,6 +118,24 @@ fn linux_auth_lines_are_read() {
     assert!(e[16].message.contains("Session 42"));
 }
 
+#[test]
+fn auditd_records_keep_their_fields_for_sigma_rules() {
+    let e = fixture("auditd.log");
+    assert_eq!((e[0].dataset.as_str(), e[0].action.as_deref()), ("auditd", Some("execve")));
+    assert_eq!(e[0].command_line.as_deref(), Some("nc -e /bin/sh"));
+    assert_eq!(e[0].at_ms, 1_795_508_400_123);
+    assert_eq!(e[1].user.as_deref(), Some("root"));
+    assert_eq!(e[1].source_ip.as_deref(), Some("198.51.100.23"));
+    assert_eq!(e[1].outcome, Some(Outcome::Failure));
+    // A rule written for auditd fields as Sigma's Linux auditd rules are.
+    let rule = "title: Netcat reverse shell\nid: 6c1d2c52-8f1e-4d3a-9d0b-0c0ffee0dddd\nlogsource:\n  product: linux\n  \
+                service: auditd\ndetection:\n  sel:\n    type: EXECVE\n    a0: nc\n    a1: '-e'\n  condition: sel\nlevel: high\n";
+    let (d, problems) = Detector::build(&RuleSet::default(), &HashSet::new(), &[("custom".into(), rule.into())]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(d.matches(&e[0]).len(), 1);
+    assert!(d.matches(&e[1]).is_empty());
+}
+
 #[derive(serde::Deserialize)]
 struct Cases {
     case: Vec<Case>,

@@ -1,6 +1,7 @@
 //! From a syslog line to a `SecEvent`: picks the parser by program name or
 //! by the shape of the line; a line no parser knows is kept raw.
 
+mod auditd;
 mod auth;
 mod filterlog;
 mod fortinet;
@@ -41,6 +42,8 @@ pub fn normalise(line: &SyslogLine, origin: &Origin) -> SecEvent {
         fortinet::parse(base.clone())
     } else if sophos::looks_like(&line.msg) {
         sophos::parse(base.clone())
+    } else if auditd::looks_like(&line.msg) {
+        auditd::parse(base.clone())
     } else if netfilter::looks_like(&line.msg) {
         netfilter::parse(base.clone())
     } else if auth::APPS.contains(&app) || line.msg.contains("pam_unix(") {
