@@ -721,3 +721,4 @@ soc-rule-d9f67cef-5a43-4ef5-b654-467983eb8e11 = Firewall administrator login fai
 soc-rule-00628c82-9399-49fb-a6b6-ff2f0748c0ab = SSH brute force from one address
 soc-rule-2f8891fb-0c35-4a72-a112-17737abbd432 = Password spraying from one address
 soc-rule-12bef84f-8f93-43e2-825b-ca394a88ac11 = Port scan seen by the firewall
+label-line = line

@@ -688,7 +688,7 @@ async fn the_soc_pages_show_firewall_alerts_check_a_rule_and_triage_one() {
     d.click("button[value=check]").await;
     d.wait_for_source("rule-check-problems").await;
     let problems = d.text("#rule-check-problems").await;
-    assert!(problems.contains("line 7") && problems.contains("endwith"), "{problems}");
+    assert!(problems.contains("Zeile 7") && problems.contains("endwith"), "{problems}");
     d.script("document.getElementById('custom-rule').scrollIntoView(); return true;").await;
     d.shot("soc_rules").await;
 

@@ -183,6 +183,15 @@ impl RulesTpl {
         self.p.tk("severity-", s.as_str())
     }
 
+    /// A rule problem in the reader's language: where, then the cause.
+    fn problem(&self, pr: &RuleProblem) -> String {
+        let origin = if pr.origin == "rule" { String::new() } else { format!("{} · ", pr.origin) };
+        match pr.line {
+            Some(l) => format!("{origin}{} {l}: {}", self.p.t("label-line"), pr.cause),
+            None => format!("{origin}{}", pr.cause),
+        }
+    }
+
     fn title(&self, r: &SocRuleView) -> String {
         crate::i18n::sigma_title(self.p.lang, &r.summary.id).unwrap_or_else(|| r.summary.title.clone())
     }
