@@ -301,13 +301,15 @@ async fn the_alert_file_lists_soc_alerts_by_criticality_as_csv_and_json() {
         "<38>Nov 18 09:19:04 web1 sshd[816]: Accepted password for root from 198.51.100.23 port 4250 ssh2",
         "<85>Nov 18 09:19:08 web1 sudo:      bob : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/bash",
         "<86>Nov 18 09:19:11 web1 useradd[900]: new user: name=backdoor, UID=1002, GID=1002, home=/home/backdoor",
+        // A user name that a spreadsheet would run as a formula.
+        "<85>Nov 18 09:19:12 web1 sudo:   =cmd|calc : user NOT in sudoers ; TTY=pts/1 ; PWD=/tmp ; USER=root ; COMMAND=/bin/sh",
     ];
     let datagrams = lines.iter().map(|l| common::datagram("127.0.0.1", l)).collect();
     let report = app.services.ingest_syslog(datagrams).await.expect("intake");
-    assert_eq!((report.stored, report.hits), (3, 3));
+    assert_eq!((report.stored, report.hits), (4, 4));
     let b_lines = lines.iter().map(|l| common::datagram("127.0.0.2", l)).collect();
     let report = app.services.ingest_syslog(b_lines).await.expect("intake");
-    assert_eq!((report.stored, report.hits), (3, 0), "no package, no detection");
+    assert_eq!((report.stored, report.hits), (4, 0), "no package, no detection");
     let anna = app.token("anna").await;
     let json = app.get_json(&anna, "/api/v1/soc/export?format=json").await;
     let severities: Vec<&str> =
@@ -326,7 +328,9 @@ async fn the_alert_file_lists_soc_alerts_by_criticality_as_csv_and_json() {
         .expect("text");
     let mut rows = csv.lines();
     assert!(rows.next().expect("header").starts_with("id,tenant,severity,state,title"));
-    assert!(rows.next().expect("first").contains("User not allowed to use sudo"));
+    let first = rows.next().expect("first");
+    assert!(first.contains("User not allowed to use sudo"), "{first}");
+    assert!(first.contains("\"'=cmd|calc\""), "formulas are neutralised: {first}");
     assert_eq!(rows.count(), 2);
     // Tenant B's customer sees none of it.
     let berta = app.token("berta").await;

@@ -29,12 +29,12 @@ pub use hosts::{resolution_for, AgentSignature, EnrollToken, History, HostList, 
 pub use inventory::{process_tree, version_below, Found, InventoryQuestion, ItemPage};
 pub use notify::{ContactInput, Outgoing, Planned};
 pub use soc::{
-    Datagram, ExportFormat, IntakeReport, SocConfig, SocRuleView, SocRules, SourceInput, MAX_RETENTION_DAYS,
+    Datagram, IntakeReport, SocConfig, SocRuleView, SocRules, SourceInput, EXPORT_COLUMNS, MAX_RETENTION_DAYS,
 };
 pub use tenants::{NewTenantInput, PlanInput};
 pub use tokens::CreatedToken;
 pub use totp::{TotpSetup, TOTP_ISSUER};
-pub use triage::{FairUseRow, QueueItem};
+pub use triage::{observables, FairUseRow, QueueItem};
 pub use users::{Invitation, NewUserInput};
 
 use leitstand_domain::Clock;

@@ -102,12 +102,23 @@ pub struct IntakeReport {
     pub failed: u64,
 }
 
-/// Export formats of the SOC alert file (SOC-4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    Csv,
-    Json,
-}
+/// The columns of the SOC alert file (SOC-4), in order.
+pub const EXPORT_COLUMNS: [&str; 14] = [
+    "id",
+    "tenant",
+    "severity",
+    "state",
+    "title",
+    "sigma_rule",
+    "group",
+    "count",
+    "first_seen",
+    "last_seen",
+    "host",
+    "source_ip",
+    "user",
+    "verdict",
+];
 
 /// A rule as the rules page shows it: shipped or the tenant's own, on or off.
 #[derive(Debug, Clone)]
@@ -416,69 +427,39 @@ impl Services {
     }
 
     /// The SOC alert file (SOC-4): every SOC alert of the scope, most
-    /// critical first, as CSV or JSON. Times in the reader's zone.
+    /// critical first, as rows of [`EXPORT_COLUMNS`] (times in the reader's
+    /// zone). The server writes them as CSV or JSON.
     pub async fn soc_export(
         &self,
         actor: &Actor,
         tenant: Option<TenantId>,
-        format: ExportFormat,
         zone: &jiff::tz::TimeZone,
-    ) -> Result<String> {
+    ) -> Result<Vec<Vec<String>>> {
         let alerts = self.soc_alerts(actor, tenant, vec![], 10_000).await?;
         let time = |t: Timestamp| t.to_zoned(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
-        let rows: Vec<serde_json::Value> = alerts
+        Ok(alerts
             .iter()
             .map(|a| {
                 let detail: serde_json::Value = serde_json::from_str(&a.detail).unwrap_or_default();
-                serde_json::json!({
-                    "id": a.id,
-                    "tenant": a.tenant.0,
-                    "severity": a.severity.as_str(),
-                    "state": a.state.as_str(),
-                    "title": detail["title"].as_str().unwrap_or(&a.rule_name),
-                    "sigma_rule": a.soc_rule,
-                    "group": a.soc_group,
-                    "count": a.count,
-                    "first_seen": time(a.first_at),
-                    "last_seen": time(a.last_at),
-                    "host": a.host_name,
-                    "source_ip": detail["source_ip"],
-                    "user": detail["user"],
-                })
+                let text = |k: &str| detail[k].as_str().unwrap_or_default().to_owned();
+                vec![
+                    a.id.to_string(),
+                    a.tenant.0.to_string(),
+                    a.severity.as_str().to_owned(),
+                    a.state.as_str().to_owned(),
+                    detail["title"].as_str().unwrap_or(&a.rule_name).to_owned(),
+                    a.soc_rule.clone().unwrap_or_default(),
+                    a.soc_group.clone().unwrap_or_default(),
+                    a.count.to_string(),
+                    time(a.first_at),
+                    time(a.last_at),
+                    a.host_name.clone().unwrap_or_default(),
+                    text("source_ip"),
+                    text("user"),
+                    a.soc_verdict.map(|v| v.as_str().to_owned()).unwrap_or_default(),
+                ]
             })
-            .collect();
-        match format {
-            ExportFormat::Json => Ok(serde_json::to_string_pretty(&rows).unwrap_or_default()),
-            ExportFormat::Csv => {
-                let columns = [
-                    "id",
-                    "tenant",
-                    "severity",
-                    "state",
-                    "title",
-                    "sigma_rule",
-                    "group",
-                    "count",
-                    "first_seen",
-                    "last_seen",
-                    "host",
-                    "source_ip",
-                    "user",
-                ];
-                let mut out = csv::Writer::from_writer(Vec::new());
-                out.write_record(columns).map_err(|e| ServiceError::Internal(e.to_string()))?;
-                for r in &rows {
-                    let cells = columns.iter().map(|c| match &r[*c] {
-                        serde_json::Value::Null => String::new(),
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    });
-                    out.write_record(cells).map_err(|e| ServiceError::Internal(e.to_string()))?;
-                }
-                let bytes = out.into_inner().map_err(|e| ServiceError::Internal(e.to_string()))?;
-                Ok(String::from_utf8_lossy(&bytes).into_owned())
-            }
-        }
+            .collect())
     }
 
     /// The events behind a SOC alert, newest first.

@@ -10,7 +10,7 @@ use leitstand_domain::plan::SocPackage;
 use leitstand_domain::soc::{in_support_hours, included_per_month, next_support_start, over_fair_use, IndicatorKind};
 use leitstand_domain::soc::{Verdict, CLASSES, SUPPORT_ZONE};
 use leitstand_domain::{FieldError, Permission, TenantId};
-use leitstand_store::{Alert, AlertNote, AlertQuery, Indicator, NoteKind, Triage};
+use leitstand_store::{Alert, AlertNote, AlertQuery, Indicator, NoteKind, SocEvent, Triage};
 
 use crate::{Actor, Result, ServiceError, Services};
 
@@ -38,6 +38,12 @@ pub struct FairUseRow {
     pub included: (u64, u64),
     /// More than three times the package.
     pub over: bool,
+}
+
+/// The observables of events (source addresses, users, hosts), for the
+/// indicator check.
+pub fn observables(events: &[SocEvent]) -> Vec<&str> {
+    events.iter().flat_map(|e| [e.source_ip.as_deref(), e.user.as_deref(), e.host_name.as_deref()]).flatten().collect()
 }
 
 /// Longest note or recommendation.
@@ -215,17 +221,11 @@ impl Services {
         Ok(self.store.matching_indicators(&forms).await?)
     }
 
-    /// Indicators among the observables of a SOC alert's evidence (source
-    /// addresses, users, hosts).
+    /// Indicators among the observables of a SOC alert's evidence.
     pub async fn alert_indicator_hits(&self, actor: &Actor, alert: i64) -> Result<Vec<Indicator>> {
         actor.require(Permission::SocManage)?;
         let events = self.soc_evidence(actor, alert).await?;
-        let values: Vec<&str> = events
-            .iter()
-            .flat_map(|e| [e.source_ip.as_deref(), e.user.as_deref(), e.host_name.as_deref()])
-            .flatten()
-            .collect();
-        self.check_observables(actor, &values).await
+        self.check_observables(actor, &observables(&events)).await
     }
 
     /// Each tenant's SOC alerts and handled incidents in a month (Europe/

@@ -14,7 +14,7 @@ use axum::Json;
 use leitstand_detect::rules::{RuleProblem, RuleSummary};
 use leitstand_domain::alert::Severity;
 use leitstand_domain::{Permission as P, TenantId};
-use leitstand_service::{ExportFormat, ServiceError, SourceInput};
+use leitstand_service::{ServiceError, SourceInput, EXPORT_COLUMNS};
 use leitstand_store::{SocEvent, SyslogSource};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -152,13 +152,16 @@ async fn alerts(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>)
 }
 
 async fn export(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -> Result<Response, super::ApiError> {
-    let (format, kind) = match q.format.as_deref().unwrap_or("json") {
-        "csv" => (ExportFormat::Csv, "text/csv; charset=utf-8"),
-        "json" => (ExportFormat::Json, "application/json"),
-        other => return Err(ServiceError::BadInput(format!("format {other:?}: use csv or json")).into()),
-    };
-    let body = s.services.soc_export(ctx.actor()?, q.tenant.map(TenantId), format, &ctx.tz).await?;
-    Ok(([(header::CONTENT_TYPE, kind)], body).into_response())
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "csv" | "json") {
+        return Err(ServiceError::BadInput(format!("format {format:?}: use csv or json")).into());
+    }
+    let rows = s.services.soc_export(ctx.actor()?, q.tenant.map(TenantId), &ctx.tz).await?;
+    if format == "csv" {
+        let header: Vec<String> = EXPORT_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+        return Ok(crate::web::csv::response(&s, "soc_alerts", &header, rows.into_iter()));
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], crate::web::soc::export_json_text(&rows)).into_response())
 }
 
 /// A stored security event.

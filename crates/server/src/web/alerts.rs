@@ -231,7 +231,11 @@ async fn detail(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(
     };
     let evidence = if d.alert.soc_rule.is_some() { s.services.soc_evidence(a, id).await? } else { vec![] };
     let can_triage = d.alert.soc_rule.is_some() && a.can(P::SocManage);
-    let indicator_hits = if can_triage { s.services.alert_indicator_hits(a, id).await? } else { vec![] };
+    let indicator_hits = if can_triage {
+        s.services.check_observables(a, &leitstand_service::observables(&evidence)).await?
+    } else {
+        vec![]
+    };
     Ok(render(&DetailTpl {
         p,
         title,

@@ -6,7 +6,7 @@ mod admin;
 mod alerts;
 mod audit;
 pub(crate) mod checklist;
-mod csv;
+pub(crate) mod csv;
 mod dashboard;
 mod deb;
 mod hosts;
@@ -15,7 +15,7 @@ pub(crate) mod inventory;
 mod notify;
 mod profile;
 mod rules;
-mod soc;
+pub(crate) mod soc;
 mod triage;
 
 pub use audit::AuditQuery;

@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use leitstand_detect::rules::RuleProblem;
 use leitstand_domain::alert::{AlertState, Severity};
 use leitstand_domain::{Permission as P, TenantId};
-use leitstand_service::{ExportFormat, ServiceError, SocRuleView, SourceInput};
+use leitstand_service::{ServiceError, SocRuleView, SourceInput, EXPORT_COLUMNS};
 use leitstand_store::{Alert, SocEvent, SyslogSource};
 use serde::Deserialize;
 
@@ -137,30 +137,32 @@ async fn events(State(s): State<AppState>, ctx: Ctx, Query(f): Query<ListForm>) 
     Ok(render(&EventsTpl { p, events, older }))
 }
 
-async fn export(s: &AppState, ctx: &Ctx, format: ExportFormat) -> WebResult {
-    let a = ctx.actor()?;
-    let body = s.services.soc_export(a, ctx.selected_tenant, format, &ctx.tz).await?;
-    let (kind, ext) = match format {
-        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
-        ExportFormat::Json => ("application/json", "json"),
-    };
-    let file = format!("leitstand-soc-alerts-{}.{ext}", s.services.now().strftime("%Y%m%d-%H%M%S"));
+async fn export_csv(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+    let rows = s.services.soc_export(ctx.actor()?, ctx.selected_tenant, &ctx.tz).await?;
+    let header: Vec<String> = EXPORT_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+    Ok(super::csv::response(&s, "soc_alerts", &header, rows.into_iter()))
+}
+
+async fn export_json(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+    let rows = s.services.soc_export(ctx.actor()?, ctx.selected_tenant, &ctx.tz).await?;
+    let file = format!("leitstand-soc-alerts-{}.json", s.services.now().strftime("%Y%m%d-%H%M%S"));
     Ok((
         [
-            (header::CONTENT_TYPE, kind.to_owned()),
+            (header::CONTENT_TYPE, "application/json".to_owned()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
         ],
-        body,
+        export_json_text(&rows),
     )
         .into_response())
 }
 
-async fn export_csv(State(s): State<AppState>, ctx: Ctx) -> WebResult {
-    export(&s, &ctx, ExportFormat::Csv).await
-}
-
-async fn export_json(State(s): State<AppState>, ctx: Ctx) -> WebResult {
-    export(&s, &ctx, ExportFormat::Json).await
+/// The alert file as a JSON array of objects keyed by [`EXPORT_COLUMNS`].
+pub fn export_json_text(rows: &[Vec<String>]) -> String {
+    let list: Vec<serde_json::Map<String, serde_json::Value>> = rows
+        .iter()
+        .map(|r| EXPORT_COLUMNS.iter().zip(r).map(|(k, v)| ((*k).to_owned(), v.clone().into())).collect())
+        .collect();
+    serde_json::to_string_pretty(&list).unwrap_or_default()
 }
 
 #[derive(Template)]
