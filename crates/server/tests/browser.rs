@@ -709,4 +709,18 @@ async fn the_soc_pages_show_firewall_alerts_check_a_rule_and_triage_one() {
     d.size(1280, 1100).await;
     d.go(&app.at("/app/soc/queue")).await;
     d.shot("soc_queue").await;
+    d.go(&app.at("/app/soc/indicators?check=198.51.100.23,evil.example")).await;
+    assert!(d.text("#check_result").await.contains("Scanner aus Threat-Feed"));
+    d.shot("soc_indicators").await;
+    d.go(&app.at(&format!("/app/soc/sources?tenant={}", tenant.0))).await;
+    d.fill("#new-source input[name=name]", "vpn.musterstadt.de").await;
+    d.fill("#new-source input[name=hostname]", "vpn01").await;
+    d.click("#new-source input[name=new_token]").await;
+    d.click("#new-source button").await;
+    d.wait_for_source("new-token").await;
+    assert!(d.text("#new-token").await.contains("lss_"), "the token is shown once");
+    d.shot("soc_sources").await;
+    d.go(&app.at("/app/soc/fair-use")).await;
+    assert!(d.source().await.contains("Stadtwerke Musterstadt GmbH"));
+    d.shot("soc_fair_use").await;
 }
