@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use jiff::SignedDuration;
-use leitstand_domain::alert::{AlertAction, AlertState, Severity};
+use leitstand_domain::alert::{AlertAction, Severity};
 use leitstand_domain::{HostId, Permission as P, UserId};
 use leitstand_service::ServiceError;
 use leitstand_store::{Alert, AlertNote, AlertQuery, Notification, NotificationQuery, NotificationState};
@@ -74,16 +74,6 @@ struct ListTpl {
     states: Vec<(&'static str, String)>,
     severities: Vec<(&'static str, String, String)>,
     can_manage: bool,
-}
-
-impl ListTpl {
-    fn sev(&self, s: &Severity) -> String {
-        self.p.tk("severity-", s.as_str())
-    }
-
-    fn state_label(&self, s: &AlertState) -> String {
-        self.p.tk("alert-state-", s.as_str())
-    }
 }
 
 /// Which alerts have a message waiting (pending) or given up (failed).
@@ -166,10 +156,6 @@ struct DetailTpl {
 }
 
 impl DetailTpl {
-    fn sev(&self, s: &Severity) -> String {
-        self.p.tk("severity-", s.as_str())
-    }
-
     fn note_kind(&self, n: &AlertNote) -> String {
         self.p.tk("label-note-", &n.kind.replace('_', "-"))
     }

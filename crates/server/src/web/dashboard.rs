@@ -95,10 +95,6 @@ pub struct TenantRow {
 }
 
 impl Tpl {
-    fn sev(&self, s: &Severity) -> String {
-        self.p.tk("severity-", s.as_str())
-    }
-
     fn title(&self, a: &Alert) -> String {
         alert_title(&self.p, a)
     }

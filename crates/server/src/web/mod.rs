@@ -80,6 +80,16 @@ pub struct Page {
 }
 
 impl Page {
+    /// A severity in the reader's language.
+    pub fn sev(&self, s: &leitstand_domain::alert::Severity) -> String {
+        self.tk("severity-", s.as_str())
+    }
+
+    /// An alert state in the reader's language.
+    pub fn alert_state(&self, s: &leitstand_domain::alert::AlertState) -> String {
+        self.tk("alert-state-", s.as_str())
+    }
+
     /// Translates a message key.
     pub fn t(&self, key: &str) -> String {
         tr(self.lang, key)

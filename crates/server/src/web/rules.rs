@@ -79,10 +79,6 @@ struct RulesTpl {
 }
 
 impl RulesTpl {
-    fn sev(&self, s: &Severity) -> String {
-        self.p.tk("severity-", s.as_str())
-    }
-
     fn is_tenant(&self, t: &TenantId) -> bool {
         self.tenant == Some(*t)
     }

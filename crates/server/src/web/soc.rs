@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, Method};
 use axum::response::IntoResponse;
 use leitstand_detect::rules::RuleProblem;
-use leitstand_domain::alert::{AlertState, Severity};
+use leitstand_domain::alert::Severity;
 use leitstand_domain::{Permission as P, TenantId};
 use leitstand_service::{ServiceError, SocRuleView, SourceInput, EXPORT_COLUMNS};
 use leitstand_store::{Alert, SocEvent, SyslogSource};
@@ -68,16 +68,6 @@ struct OverviewTpl {
     /// Intake of the last 7 days: counter name and total.
     counters: Vec<(String, u64)>,
     can_manage: bool,
-}
-
-impl OverviewTpl {
-    fn sev(&self, s: &Severity) -> String {
-        self.p.tk("severity-", s.as_str())
-    }
-
-    fn state_label(&self, s: &AlertState) -> String {
-        self.p.tk("alert-state-", s.as_str())
-    }
 }
 
 async fn overview(State(s): State<AppState>, ctx: Ctx, Query(f): Query<ListForm>) -> WebResult {
@@ -181,10 +171,6 @@ struct RulesTpl {
 }
 
 impl RulesTpl {
-    fn sev(&self, s: &Severity) -> String {
-        self.p.tk("severity-", s.as_str())
-    }
-
     /// A rule problem in the reader's language: where, then the cause.
     fn problem(&self, pr: &RuleProblem) -> String {
         let origin = if pr.origin == "rule" { String::new() } else { format!("{} · ", pr.origin) };

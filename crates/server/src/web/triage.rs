@@ -10,7 +10,6 @@ use crate::routes::{route, Kind, RouteDef};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
-use leitstand_domain::alert::Severity;
 use leitstand_domain::Permission as P;
 use leitstand_service::{FairUseRow, QueueItem};
 use leitstand_store::Indicator;
@@ -74,10 +73,6 @@ struct QueueTpl {
 }
 
 impl QueueTpl {
-    fn sev(&self, s: &Severity) -> String {
-        self.p.tk("severity-", s.as_str())
-    }
-
     fn title(&self, i: &QueueItem) -> String {
         super::alerts::alert_title(&self.p, &i.alert)
     }
