@@ -1,0 +1,209 @@
+//! Version order of the two package managers: dpkg (`epoch:upstream-revision`
+//! with `~` sorting before everything) and rpm (`epoch:version-release`,
+//! rpmvercmp with `~` and `^`).
+
+use std::cmp::Ordering;
+
+/// The package manager whose version order applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Manager {
+    Dpkg,
+    Rpm,
+}
+
+impl Manager {
+    /// `dpkg` or `rpm`, as the inventory names them; anything else is dpkg.
+    pub fn from_name(name: &str) -> Manager {
+        if name == "rpm" {
+            Manager::Rpm
+        } else {
+            Manager::Dpkg
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Manager::Dpkg => "dpkg",
+            Manager::Rpm => "rpm",
+        }
+    }
+
+    /// Compares two versions; `None` when one is not a version of this
+    /// manager (a dpkg version with spaces, say), so callers can tell "no
+    /// answer" from "older".
+    pub fn compare(self, a: &str, b: &str) -> Option<Ordering> {
+        match self {
+            Manager::Dpkg => {
+                let (a, b) = (a.parse::<debversion::Version>().ok()?, b.parse::<debversion::Version>().ok()?);
+                Some(a.cmp(&b))
+            }
+            Manager::Rpm => Some(rpm_evr_cmp(a, b)),
+        }
+    }
+
+    /// `a < b`; false when either cannot be read.
+    pub fn below(self, a: &str, b: &str) -> bool {
+        self.compare(a, b) == Some(Ordering::Less)
+    }
+}
+
+/// rpm's order of `[epoch:]version[-release]`: epoch (missing = 0), then
+/// version, then release, each with rpmvercmp. A release missing on one side
+/// is not compared (`1.0` matches `1.0-3`), as rpm does for dependencies.
+pub fn rpm_evr_cmp(a: &str, b: &str) -> Ordering {
+    let (ea, va, ra) = split_evr(a);
+    let (eb, vb, rb) = split_evr(b);
+    ea.cmp(&eb).then_with(|| rpmvercmp(va, vb)).then_with(|| match (ra, rb) {
+        (Some(x), Some(y)) => rpmvercmp(x, y),
+        _ => Ordering::Equal,
+    })
+}
+
+fn split_evr(v: &str) -> (u64, &str, Option<&str>) {
+    let (epoch, rest) = match v.split_once(':') {
+        Some((e, rest)) if !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit()) => (e.parse().unwrap_or(0), rest),
+        _ => (0, v),
+    };
+    match rest.rsplit_once('-') {
+        Some((ver, rel)) => (epoch, ver, Some(rel)),
+        None => (epoch, rest, None),
+    }
+}
+
+/// rpmvercmp: compares alternating runs of digits and letters; other
+/// characters separate; `~` sorts before anything (pre-releases), `^` after
+/// the end but before a further segment (post-release snapshots); digits
+/// win over letters; more segments win.
+pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    let skip =
+        |s: &[u8]| -> usize { s.iter().take_while(|&&c| !c.is_ascii_alphanumeric() && c != b'~' && c != b'^').count() };
+    loop {
+        x = &x[skip(x)..];
+        y = &y[skip(y)..];
+        // Tilde: the side with it is older, even against the end.
+        match (x.first() == Some(&b'~'), y.first() == Some(&b'~')) {
+            (true, true) => {
+                x = &x[1..];
+                y = &y[1..];
+                continue;
+            }
+            (true, false) => return Ordering::Less,
+            (false, true) => return Ordering::Greater,
+            _ => {}
+        }
+        // Caret: newer than the end, older than any further segment.
+        match (x.first() == Some(&b'^'), y.first() == Some(&b'^')) {
+            (true, true) => {
+                x = &x[1..];
+                y = &y[1..];
+                continue;
+            }
+            (true, false) => return if y.is_empty() { Ordering::Greater } else { Ordering::Less },
+            (false, true) => return if x.is_empty() { Ordering::Less } else { Ordering::Greater },
+            _ => {}
+        }
+        if x.is_empty() || y.is_empty() {
+            break;
+        }
+        let digits = x[0].is_ascii_digit();
+        let run = |s: &[u8]| -> usize {
+            s.iter().take_while(|c| if digits { c.is_ascii_digit() } else { c.is_ascii_alphabetic() }).count()
+        };
+        let (nx, ny) = (run(x), run(y));
+        let (sx, sy) = (&x[..nx], &y[..ny]);
+        if sy.is_empty() {
+            // Segments of different types: a number is newer than letters.
+            return if digits { Ordering::Greater } else { Ordering::Less };
+        }
+        let o = if digits {
+            let (tx, ty) = (trim_zeros(sx), trim_zeros(sy));
+            tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty))
+        } else {
+            sx.cmp(sy)
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+        x = &x[nx..];
+        y = &y[ny..];
+    }
+    match (x.is_empty(), y.is_empty()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        _ => Ordering::Greater,
+    }
+}
+
+fn trim_zeros(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&c| c == b'0').count();
+    &s[n..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Ordering::*;
+
+    #[test]
+    fn rpmvercmp_agrees_with_rpms_own_table() {
+        // Cases from rpm's rpmvercmp test table (rpmio/tests), restated.
+        let cases = [
+            ("1.0", "1.0", Equal),
+            ("1.0", "2.0", Less),
+            ("2.0.1", "2.0.1a", Less),
+            ("2.0.1a", "2.0.1", Greater),
+            ("5.5p1", "5.5p2", Less),
+            ("5.5p10", "5.5p1", Greater),
+            ("10xyz", "10.1xyz", Less),
+            ("xyz10", "xyz10.1", Less),
+            ("xyz.4", "8", Less),
+            ("8", "xyz.4", Greater),
+            ("1b.fc17", "1.fc17", Less),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0~rc1", "1.0~rc2", Less),
+            ("1.0~rc1~git123", "1.0~rc1", Less),
+            ("1.0^", "1.0", Greater),
+            ("1.0^git1", "1.0", Greater),
+            ("1.0^git1", "1.01", Less),
+            ("1.0^20160101", "1.0.1", Less),
+            ("1.0^20160101^git1", "1.0^20160101", Greater),
+            ("1.0~rc1^git1", "1.0~rc1", Greater),
+            ("1.0~rc1^git1", "1.0", Less),
+            ("20101121", "20101121.0", Less),
+            ("2_0", "2_0", Equal),
+            ("2.0", "2_0", Equal),
+            ("a", "a", Equal),
+            ("a+", "a_", Equal),
+            ("+a", "_a", Equal),
+            ("00100", "100", Equal),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(rpmvercmp(a, b), want, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn rpm_epoch_and_release_count() {
+        assert_eq!(rpm_evr_cmp("1:1.0-1", "2.0-1"), Greater);
+        assert_eq!(rpm_evr_cmp("3.0.7-25.el9_3", "1:3.0.7-24.el9"), Less);
+        assert_eq!(rpm_evr_cmp("8.7p1-38.el9_4.1", "8.7p1-38.el9"), Greater);
+        assert_eq!(rpm_evr_cmp("8.7p1-38.el9", "8.7p1-38.el9_4.1"), Less);
+        assert_eq!(rpm_evr_cmp("1.0", "1.0-3"), Equal);
+    }
+
+    #[test]
+    fn dpkg_order_with_epoch_and_tilde() {
+        let d = Manager::Dpkg;
+        assert!(d.below("1:9.2p1-2+deb12u2", "1:9.2p1-2+deb12u3"));
+        assert!(d.below("9.9", "1:1.0"), "epoch wins");
+        assert!(d.below("5.6.1+really5.4.5-1~bpo", "5.6.1+really5.4.5-1"));
+        assert!(d.below("3.0.11-1~deb12u2", "3.0.11-1"));
+        assert_eq!(d.compare("2.36-9+deb12u3", "2.36-9+deb12u3"), Some(Equal));
+        assert_eq!(d.compare("not a version!", "1.0"), None);
+        assert!(!d.below("not a version!", "1.0"));
+    }
+}
