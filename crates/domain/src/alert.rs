@@ -355,11 +355,7 @@ pub fn default_rules() -> Vec<DefaultRule> {
             severity: Severity::High,
             kind: RuleKind::Pending { source: "network".into() },
         },
-        DefaultRule {
-            key: "new-vulnerability",
-            severity: Severity::High,
-            kind: RuleKind::Pending { source: "vulnerabilities".into() },
-        },
+        event("new-vulnerability", Severity::High, &["vulnerability.new"]),
         DefaultRule { key: "soc-detection", severity: Severity::High, kind: RuleKind::Soc },
         event("software-changed", Severity::Low, &["software.installed", "software.removed"]),
         event("invalid-user-login", Severity::Medium, &["auth.invalid_user"]),

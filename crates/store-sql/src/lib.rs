@@ -18,6 +18,7 @@ mod tenants;
 mod tokens;
 mod tx;
 mod users;
+mod vuln;
 
 pub use migrate::{run_migrations, Migration};
 

@@ -53,6 +53,7 @@ pub async fn run(store: &dyn Store) {
     events_raise_alerts_grouped_per_rule_and_host(store, &a, &b).await;
     thresholds_timeline_and_outbox(store, &a, &b).await;
     soc_intake_triage_and_retention(store, &a, &b).await;
+    vulnerability_scans_keep_findings_and_alarm(store, &a, &b).await;
     audit_chain_holds(store, &provider, &a, &b).await;
     store.ping().await.expect("ping");
     store.integrity_check().await.expect("integrity check");
@@ -1028,4 +1029,107 @@ async fn soc_intake_triage_and_retention(store: &dyn Store, a: &Tenant, b: &Tena
             .len(),
         1
     );
+}
+
+fn finding(cve: &str, score: Option<u32>, state: &str) -> NewFinding {
+    NewFinding {
+        cve: cve.into(),
+        package: "openssh".into(),
+        binaries: "openssh-server".into(),
+        installed: "1:9.2p1-2+deb12u1".into(),
+        fixed: (state == "fix_available").then(|| "1:9.2p1-2+deb12u3".into()),
+        state: state.into(),
+        note: String::new(),
+        advisory: None,
+        score_tenths: score,
+        vector: None,
+        severity: match score {
+            Some(s) if s >= 70 => "high".into(),
+            Some(_) => "medium".into(),
+            None => "unknown".into(),
+        },
+        title: format!("{cve} title"),
+    }
+}
+
+async fn vulnerability_scans_keep_findings_and_alarm(store: &dyn Store, a: &Tenant, b: &Tenant) {
+    let host = enrolled(store, a, "vuln-01").await;
+    let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
+    let mut batch = batch_at(host.id, 1, vec![], 40);
+    batch.inventory = vec![InventoryUpdate {
+        seq: 1,
+        at: at(40),
+        reports: vec![report(Section::Software, true, vec![package("openssh-server", "1:9.2p1-2+deb12u1")], &[])],
+    }];
+    store.ingest(&batch).await.expect("software");
+    let due = |targets: Vec<ScanTarget>| targets.into_iter().find(|t| t.host == host.id);
+    let target = due(store.scan_targets(at(0), 100).await.expect("targets")).expect("never scanned: due");
+    assert_eq!((target.tenant, target.os.as_str(), target.software_at), (a.id, "Debian 12", at(40)));
+
+    let scan = |n: i64, findings: Vec<NewFinding>| HostScan {
+        host: host.id,
+        tenant: a.id,
+        release: Some("Debian 12 (bookworm)".into()),
+        end_of_support: Some("2028-06-30".into()),
+        out_of_support: false,
+        packages: 1,
+        problem: None,
+        findings,
+        at: at(n),
+        software_at: at(40),
+        advisories_at: at(1),
+    };
+    let first = vec![finding("CVE-2024-6387", Some(81), "fix_available"), finding("CVE-2099-1", Some(50), "not_fixed")];
+    let out = store.save_scan(&scan(50, first.clone())).await.expect("scan");
+    assert_eq!(out, ScanOutcome { new: 2, alarmed: 1, fixed: 0, reopened: 0 }, "8.1 reaches the default 7.0");
+    assert!(due(store.scan_targets(at(1), 100).await.expect("targets")).is_none(), "scanned, nothing changed");
+    assert!(due(store.scan_targets(at(2), 100).await.expect("targets")).is_some(), "newer advisories");
+    let q = EventQuery { host: Some(host.id), kinds: vec!["vulnerability.".into()], per_page: 10, ..Default::default() };
+    let events = store.events_page(&sa, &q).await.expect("events");
+    assert_eq!(events.total, 1);
+    assert!(events.events[0].detail.contains("CVE-2024-6387") && events.events[0].detail.contains("8.1"));
+
+    let again = store.save_scan(&scan(60, first.clone())).await.expect("rescan");
+    assert_eq!(again, ScanOutcome::default(), "the same findings again change nothing");
+    let fixed = store.save_scan(&scan(70, first[..1].to_vec())).await.expect("one fixed");
+    assert_eq!(fixed.fixed, 1);
+    let back = store.save_scan(&scan(80, first.clone())).await.expect("back");
+    assert_eq!((back.new, back.reopened), (0, 1), "a finding that comes back reopens, it is not new");
+
+    let open = FindingQuery { status: Some("open".into()), ..Default::default() };
+    let page = store.vuln_findings(&sa, &open).await.expect("findings");
+    assert_eq!(page.total, 2);
+    assert_eq!(page.findings[0].cve, "CVE-2024-6387", "highest score first");
+    assert_eq!(page.findings[0].host_name, "vuln-01");
+    assert_eq!(page.findings[0].first_seen, at(50));
+    assert_eq!(store.vuln_findings(&sb, &open).await.expect("other").total, 0);
+    let text = FindingQuery { text: Some("2099".into()), ..Default::default() };
+    assert_eq!(store.vuln_findings(&sa, &text).await.expect("text").total, 1);
+    let high = FindingQuery { min_score_tenths: Some(70), ..Default::default() };
+    assert_eq!(store.vuln_findings(&sa, &high).await.expect("score").total, 1);
+
+    let id = page.findings[0].id;
+    assert!(matches!(store.vuln_finding(&sb, id).await, Err(StoreError::NotFound)));
+    let acc = Acceptance { reason: "host isolated until replacement".into(), until: at(100), by: "admin".into() };
+    let d = draft("vuln.accept", Some(a.id));
+    assert!(matches!(store.accept_vuln_risk(&sb, id, Some(&acc), &d).await, Err(StoreError::NotFound)));
+    let f = store.accept_vuln_risk(&sa, id, Some(&acc), &d).await.expect("accept");
+    assert_eq!((f.status.as_str(), f.accepted_reason.as_deref()), ("accepted", Some("host isolated until replacement")));
+    let at_now = |n| FindingQuery { status: Some("accepted".into()), now: Some(at(n)), ..Default::default() };
+    assert_eq!(store.vuln_findings(&sa, &at_now(90)).await.expect("accepted").total, 1);
+    assert_eq!(store.vuln_findings(&sa, &at_now(200)).await.expect("expired").total, 0, "past its expiry: open");
+    let f = store.accept_vuln_risk(&sa, id, None, &d).await.expect("withdraw");
+    assert_eq!((f.status.as_str(), f.accepted_until), ("open", None));
+
+    let hosts = store.vuln_hosts(&sa, None).await.expect("hosts");
+    let h = hosts.iter().find(|h| h.host == host.id).expect("scanned host");
+    assert_eq!((h.high, h.medium, h.release.as_deref()), (1, 1, Some("Debian 12 (bookworm)")));
+    assert!(store.vuln_hosts(&sb, None).await.expect("other").iter().all(|h| h.host != host.id));
+
+    assert_eq!(store.vuln_min_score(&sa, a.id).await.expect("default"), DEFAULT_MIN_SCORE_TENTHS);
+    store.set_vuln_min_score(&sa, a.id, 90, &d).await.expect("threshold");
+    assert_eq!(store.vuln_min_score(&sa, a.id).await.expect("threshold"), 90);
+    assert!(store.set_vuln_min_score(&sb, a.id, 10, &d).await.is_err(), "not another tenant's");
+    let later = store.save_scan(&scan(90, vec![finding("CVE-2099-2", Some(81), "fix_available")])).await.expect("scan");
+    assert_eq!((later.new, later.alarmed), (1, 0), "8.1 is below the tenant's 9.0");
 }

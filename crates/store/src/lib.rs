@@ -15,6 +15,7 @@ mod notify;
 mod records;
 mod scope;
 mod soc;
+mod vuln;
 
 pub use alerts::*;
 pub use inventory::*;
@@ -23,6 +24,7 @@ pub use notify::*;
 pub use records::*;
 pub use scope::TenantScope;
 pub use soc::*;
+pub use vuln::*;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -229,6 +231,7 @@ pub trait Store:
     + AlertStore
     + NotifyStore
     + SocStore
+    + VulnStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
