@@ -61,6 +61,10 @@ pub struct Package {
     /// Source package, when it differs from the name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
+    /// Version of the source package, when it differs from the version
+    /// (`Source: glibc (2.36-9)` of a rebuilt binary).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source_version: String,
     /// Repository it came from (e.g. `Debian:bookworm-security/main`), or
     /// empty when unknown (installed by hand).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -420,6 +424,7 @@ mod tests {
             version: version.into(),
             arch: "amd64".into(),
             source: String::new(),
+            source_version: String::new(),
             origin: String::new(),
             manager: "dpkg".into(),
         })

@@ -11,7 +11,6 @@ use leitstand_store::{
     ChecklistUpdate, EventPage, EventQuery, HostChecklist, InventoryEntry, InventoryQuery, InventorySearch,
     InventoryUpdate, NewHostEvent, SectionStatus, StoredCheck,
 };
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most items in one section report (the agent bounds itself lower).
@@ -208,61 +207,9 @@ pub fn process_tree(mut procs: Vec<Process>) -> Vec<(usize, Process)> {
     out
 }
 
-/// `a < b` in the version order of the package manager.
+/// `a < b` in the version order of the package manager (`dpkg` or `rpm`).
 pub fn version_below(manager: &str, a: &str, b: &str) -> bool {
-    if manager == "rpm" {
-        return rpm_cmp(a, b) == Ordering::Less;
-    }
-    match (a.parse::<debversion::Version>(), b.parse::<debversion::Version>()) {
-        (Ok(a), Ok(b)) => a < b,
-        _ => false,
-    }
-}
-
-/// rpm's order: epoch first, then version and release compared segment by
-/// segment (digits as numbers, letters as text, digits above letters).
-fn rpm_cmp(a: &str, b: &str) -> Ordering {
-    let split = |v: &str| -> (u64, String) {
-        match v.split_once(':') {
-            Some((e, rest)) if e.bytes().all(|c| c.is_ascii_digit()) => (e.parse().unwrap_or(0), rest.to_owned()),
-            _ => (0, v.to_owned()),
-        }
-    };
-    let ((ea, va), (eb, vb)) = (split(a), split(b));
-    ea.cmp(&eb).then_with(|| rpm_segments(&va, &vb))
-}
-
-fn rpm_segments(a: &str, b: &str) -> Ordering {
-    fn segments(s: &str) -> Vec<&str> {
-        let mut out = vec![];
-        let mut rest = s.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
-        while !rest.is_empty() {
-            let digits = rest.starts_with(|c: char| c.is_ascii_digit());
-            let end = rest
-                .find(|c: char| if digits { !c.is_ascii_digit() } else { !c.is_ascii_alphabetic() })
-                .unwrap_or(rest.len());
-            out.push(&rest[..end]);
-            rest = rest[end..].trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
-        }
-        out
-    }
-    let (sa, sb) = (segments(a), segments(b));
-    for (x, y) in sa.iter().zip(&sb) {
-        let (dx, dy) = (x.starts_with(|c: char| c.is_ascii_digit()), y.starts_with(|c: char| c.is_ascii_digit()));
-        let o = match (dx, dy) {
-            (true, true) => {
-                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
-                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
-            }
-            (true, false) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            (false, false) => x.cmp(y),
-        };
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    sa.len().cmp(&sb.len())
+    leitstand_vuln::Manager::from_name(manager).below(a, b)
 }
 
 impl Services {

@@ -18,6 +18,7 @@ mod tokens;
 mod totp;
 mod triage;
 mod users;
+mod vuln;
 
 pub use actor::{Actor, AuthVia};
 pub use alerts::{default_alert_rules, AlertDetail, Dashboard, RuleInput, TREND_DAYS};
@@ -36,6 +37,10 @@ pub use tokens::CreatedToken;
 pub use totp::{TotpSetup, TOTP_ISSUER};
 pub use triage::{observables, FairUseRow, QueueItem};
 pub use users::{Invitation, NewUserInput};
+pub use vuln::{
+    finding_row, parse_score, score_text, AcceptInput, FeedSpec, FeedStatus, ScanRound, VulnConfig, FINDING_COLUMNS,
+    MAX_ACCEPT_DAYS, SCAN_BATCH,
+};
 
 use leitstand_domain::Clock;
 use leitstand_store::Store;
@@ -70,6 +75,8 @@ pub struct ServiceConfig {
     pub agent_release: Option<AgentRelease>,
     /// The SOC intake: extra rule directories, per-tenant line quota.
     pub soc: SocConfig,
+    /// Advisory feeds of the vulnerability scanner.
+    pub vuln: VulnConfig,
 }
 
 /// An agent build: version and SHA-256 of the binary.
@@ -112,6 +119,7 @@ impl Default for ServiceConfig {
             agent_batch_burst: 60,
             agent_release: None,
             soc: SocConfig::default(),
+            vuln: VulnConfig::default(),
         }
     }
 }
@@ -129,6 +137,8 @@ pub struct Services {
     pub(crate) stored: tokio::sync::broadcast::Sender<leitstand_domain::HostId>,
     /// Rules, detectors, sender table and quotas of the SOC intake.
     pub(crate) soc: Arc<soc::SocState>,
+    /// Advisory feeds loaded into this replica.
+    pub(crate) vuln: Arc<vuln::VulnState>,
 }
 
 impl Services {
@@ -136,7 +146,8 @@ impl Services {
         let agent_buckets = Arc::new(std::sync::Mutex::new(rate::Buckets::default()));
         let (stored, _) = tokio::sync::broadcast::channel(1024);
         let soc = Arc::new(soc::SocState::new(&config.soc));
-        Self { store, clock, key, config, agent_buckets, stored, soc }
+        let vuln = Arc::new(vuln::VulnState::new(&config.vuln));
+        Self { store, clock, key, config, agent_buckets, stored, soc, vuln }
     }
 
     /// Tells of every host whose samples this replica stores from now on

@@ -349,6 +349,7 @@ fn package(name: &str, version: &str) -> Item {
         version: version.into(),
         arch: "amd64".into(),
         source: String::new(),
+        source_version: String::new(),
         origin: String::new(),
         manager: "dpkg".into(),
     })

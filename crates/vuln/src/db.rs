@@ -74,7 +74,7 @@ pub struct FeedStats {
 }
 
 /// Everything the feeds said, indexed for matching.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Db {
     packages: HashMap<Release, HashMap<String, Vec<Entry>>>,
     scores: HashMap<Arc<str>, Score>,

@@ -98,6 +98,28 @@ pub fn load_path(kind: FeedKind, path: &Path) -> Result<(Db, FeedStats), FeedErr
     Ok((db, stats))
 }
 
+/// A cheap mark of a feed's files (names, sizes, modification times), to
+/// skip parsing what has not changed since the last load.
+pub fn fingerprint(path: &Path) -> Result<u64, FeedError> {
+    use std::hash::{Hash, Hasher};
+    let shown = path.display().to_string();
+    let err = |e: std::io::Error| FeedError::new(&shown, e.to_string());
+    let mut files = vec![];
+    if std::fs::metadata(path).map_err(err)?.is_dir() {
+        json_files(path, &mut files).map_err(err)?;
+    } else {
+        files.push(path.to_owned());
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in files {
+        let m = std::fs::metadata(&f).map_err(err)?;
+        f.hash(&mut h);
+        m.len().hash(&mut h);
+        m.modified().ok().hash(&mut h);
+    }
+    Ok(h.finish())
+}
+
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());

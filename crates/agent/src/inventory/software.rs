@@ -155,12 +155,15 @@ pub fn parse_dpkg_status(text: &str) -> Vec<Package> {
         if !fields.get("Status").is_some_and(|s| s.ends_with(" installed")) {
             continue;
         }
-        let source = fields.get("Source").map(|s| s.split_whitespace().next().unwrap_or_default()).unwrap_or_default();
+        let mut source_field = fields.get("Source").copied().unwrap_or_default().split_whitespace();
+        let source = source_field.next().unwrap_or_default();
+        let source_version = source_field.next().unwrap_or_default().trim_start_matches('(').trim_end_matches(')');
         out.push(Package {
             name: (*name).to_owned(),
             version: (*version).to_owned(),
             arch: fields.get("Architecture").copied().unwrap_or("all").to_owned(),
             source: if source == *name { String::new() } else { source.to_owned() },
+            source_version: if source_version == *version { String::new() } else { source_version.to_owned() },
             origin: String::new(),
             manager: "dpkg".into(),
         });
@@ -186,6 +189,7 @@ pub fn parse_rpm_query(text: &str) -> Vec<Package> {
                 version: version.to_owned(),
                 arch: arch.to_owned(),
                 source: if source == name || srpm == "(none)" { String::new() } else { source.to_owned() },
+                source_version: String::new(),
                 origin: if vendor == "(none)" { String::new() } else { vendor.to_owned() },
                 manager: "rpm".into(),
             })
@@ -198,12 +202,14 @@ mod tests {
     use super::*;
     use crate::collect::testroot;
 
-    const STATUS: &str = "Package: openssh-server\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nSource: openssh\nVersion: 1:9.2p1-2+deb12u3\nDescription: secure shell (SSH) server\n multi-line text: here\n\nPackage: removed-one\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1.0\n\nPackage: curl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 7.88.1-10+deb12u8\n";
+    const STATUS: &str = "Package: openssh-server\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nSource: openssh\nVersion: 1:9.2p1-2+deb12u3\nDescription: secure shell (SSH) server\n multi-line text: here\n\nPackage: removed-one\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1.0\n\nPackage: curl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 7.88.1-10+deb12u8\n\nPackage: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc (2.36-9+deb12u4)\nVersion: 2.36-9+deb12u4+b1\n";
 
     #[test]
     fn dpkg_status_gives_installed_packages_with_their_source() {
         let p = parse_dpkg_status(STATUS);
-        assert_eq!(p.len(), 2);
+        assert_eq!(p.len(), 3);
+        assert_eq!((p[2].source.as_str(), p[2].source_version.as_str()), ("glibc", "2.36-9+deb12u4"), "a binNMU");
+        assert_eq!(p[0].source_version, "", "no version in Source: the binary's");
         assert_eq!(p[0].name, "openssh-server");
         assert_eq!(p[0].version, "1:9.2p1-2+deb12u3");
         assert_eq!(p[0].source, "openssh");
