@@ -312,6 +312,10 @@ pub async fn services(config: &Config) -> anyhow::Result<Services> {
             lines_per_second: config.syslog.lines_per_second,
             burst: config.syslog.burst,
         },
+        vuln: leitstand_service::VulnConfig {
+            feeds: config.vuln.specs()?,
+            refresh: jiff::SignedDuration::from_hours(i64::from(config.vuln.refresh_hours.max(1))),
+        },
         ..ServiceConfig::default()
     };
     Ok(Services::new(store, Arc::new(SystemClock), key, sc))
@@ -340,6 +344,7 @@ async fn run_server(config: Config) -> anyhow::Result<ExitCode> {
     let base = config.base_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
     let backend = services.store().backend();
     crate::app::spawn_workers(services.clone());
+    crate::vuln::spawn(services.clone(), &config);
     let notifier = crate::notify::Notifier::new(services.clone(), &config).context("notification settings")?;
     crate::notify::spawn(Arc::new(notifier));
     let mut state = AppState::new(services.clone(), config.clone());

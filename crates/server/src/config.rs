@@ -64,6 +64,73 @@ pub struct Config {
     pub sms: Option<SmsConfig>,
     /// `[syslog]`: the SOC's syslog receiver and rules.
     pub syslog: SyslogConfig,
+    /// `[vuln]`: advisory feeds of the vulnerability scanner.
+    pub vuln: VulnConfig,
+}
+
+/// `[vuln]`: where the advisories come from (VULN-1). Without feeds nothing
+/// is scanned.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VulnConfig {
+    /// `[[vuln.feeds]]`: `name`, `kind` (`debian-tracker` or `osv`) and
+    /// `location` (a file, an OSV directory, or an http(s) URL fetched into
+    /// `<data_dir>/advisories/<name>`).
+    pub feeds: Vec<FeedConfig>,
+    /// Hours between two reads of the feeds.
+    pub refresh_hours: u32,
+    /// Seconds between two looks for hosts to scan.
+    pub scan_interval_secs: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    pub name: String,
+    pub kind: leitstand_vuln::FeedKind,
+    pub location: String,
+}
+
+impl Default for VulnConfig {
+    fn default() -> Self {
+        Self { feeds: vec![], refresh_hours: 6, scan_interval_secs: 30 }
+    }
+}
+
+impl VulnConfig {
+    /// The feeds as the service takes them; names must be unique and safe
+    /// as file names (they name the cached copy of URL feeds).
+    pub fn specs(&self) -> Result<Vec<leitstand_service::FeedSpec>, ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.feeds
+            .iter()
+            .map(|f| {
+                let ok = !f.name.is_empty()
+                    && f.name.len() <= 64
+                    && f.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !ok || !seen.insert(f.name.clone()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "[vuln] feeds: name {:?} must be unique, 1-64 letters, digits, - or _",
+                        f.name
+                    )));
+                }
+                Ok(leitstand_service::FeedSpec { name: f.name.clone(), kind: f.kind, location: f.location.clone() })
+            })
+            .collect()
+    }
+
+    /// `LEITSTAND_VULN_FEEDS`: `name=kind:location`, separated by spaces.
+    fn parse_env(v: &str) -> Result<Vec<FeedConfig>, ConfigError> {
+        v.split_whitespace()
+            .map(|item| {
+                let bad = || ConfigError::Env("LEITSTAND_VULN_FEEDS", format!("{item:?} is not name=kind:location"));
+                let (name, rest) = item.split_once('=').ok_or_else(bad)?;
+                let (kind, location) = rest.split_once(':').ok_or_else(bad)?;
+                let kind = leitstand_vuln::FeedKind::from_name(kind).ok_or_else(bad)?;
+                Ok(FeedConfig { name: name.to_owned(), kind, location: location.to_owned() })
+            })
+            .collect()
+    }
 }
 
 /// `[syslog]`: where firewalls and servers send their logs (SOC-1, SOC-8).
@@ -162,6 +229,7 @@ impl std::fmt::Debug for Config {
             .field("smtp", &self.smtp.as_ref().map(|m| format!("{}:{:?} ({})", m.host, m.port, m.security)))
             .field("sms", &self.sms.as_ref().map(|s| s.url.split('?').next().unwrap_or_default().to_owned()))
             .field("syslog", &self.syslog)
+            .field("vuln", &self.vuln)
             .finish()
     }
 }
@@ -193,6 +261,7 @@ impl Default for Config {
             smtp: None,
             sms: None,
             syslog: SyslogConfig::default(),
+            vuln: VulnConfig::default(),
         }
     }
 }
@@ -205,6 +274,8 @@ pub enum ConfigError {
     Parse(PathBuf, toml::de::Error),
     #[error("environment variable {0}: {1}")]
     Env(&'static str, String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Config {
@@ -218,6 +289,7 @@ impl Config {
             None => Config::default(),
         };
         c.apply_env(|k| std::env::var(k).ok())?;
+        c.vuln.specs()?;
         Ok(c)
     }
 
@@ -291,6 +363,9 @@ impl Config {
             if let Some(v) = get(var) {
                 *slot = Some(v.parse().map_err(|e| ConfigError::Env(var, format!("{e}")))?);
             }
+        }
+        if let Some(v) = get("LEITSTAND_VULN_FEEDS") {
+            self.vuln.feeds = VulnConfig::parse_env(&v)?;
         }
         if let Some(v) = get("LEITSTAND_SYSLOG_RULE_DIRS") {
             self.syslog.rule_dirs = std::env::split_paths(&v).collect();

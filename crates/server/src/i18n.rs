@@ -208,7 +208,7 @@ mod tests {
             .chain(
                 leitstand_proto::inventory::CHANGE_KINDS
                     .iter()
-                    .chain(&["host.restarted"])
+                    .chain(&["host.restarted", "vulnerability.new"])
                     .chain(leitstand_proto::SYSTEM_EVENT_KINDS.iter())
                     .map(|k| format!("label-event-{}", k.replace(['.', '_'], "-"))),
             )
@@ -245,6 +245,8 @@ mod tests {
                     .iter()
                     .map(|k| format!("soc-counter-{k}")),
             )
+            .chain(leitstand_vuln::State::ALL.iter().map(|x| format!("label-vuln-state-{}", x.name().replace('_', "-"))))
+            .chain(["open", "accepted", "fixed", "all"].iter().map(|x| format!("label-vuln-status-{x}")))
             .chain(leitstand_domain::soc::CLASSES.iter().map(|c| format!("soc-class-{c}")))
             .chain(leitstand_domain::soc::Verdict::ALL.iter().map(|v| format!("soc-verdict-{}", v.as_str())))
             .chain(leitstand_domain::soc::IndicatorKind::ALL.iter().map(|k| format!("label-indicator-{}", k.as_str())))

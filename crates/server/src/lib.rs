@@ -14,4 +14,5 @@ pub mod ops;
 pub mod routes;
 pub mod syslog;
 pub mod tls;
+pub mod vuln;
 pub mod web;

@@ -183,6 +183,8 @@ impl Services {
                 if f.status.spec.is_url() { cache.join(&f.status.spec.name) } else { PathBuf::from(&f.status.spec.location) };
             let fp = match feed::fingerprint(&path) {
                 Ok(fp) => fp,
+                // A URL feed not fetched yet keeps the fetch's own error.
+                Err(_) if f.status.spec.is_url() && f.status.error.is_some() => continue,
                 Err(e) => {
                     f.status.error = Some(e.to_string());
                     f.status.error_at = Some(now);

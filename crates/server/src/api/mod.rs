@@ -8,6 +8,7 @@ mod inventory;
 mod live;
 pub(crate) mod notify;
 mod soc;
+mod vuln;
 
 use crate::app::AppState;
 use crate::http::{ApiError, ApiJson, Ctx};
@@ -30,6 +31,7 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(notify::routes());
     v.extend(soc::routes());
     v.extend(soc::triage_routes());
+    v.extend(vuln::routes());
     v.extend([
         route(M::GET, "/api/v1/openapi.json", P::Public, Kind::Api, "This document.", openapi),
         route(M::GET, "/api/v1/me", P::SignedIn, Kind::Api, "The user the token belongs to.", me).gives::<MeDto>(),

@@ -231,8 +231,8 @@ async fn section_page(
 }
 
 /// Kind groups people filter events by.
-pub const EVENT_GROUPS: [&str; 9] =
-    ["auth.", "software.", "autostart.", "service.", "port.", "user.", "host.", "oom.", "cert."];
+pub const EVENT_GROUPS: [&str; 10] =
+    ["auth.", "software.", "autostart.", "service.", "port.", "user.", "host.", "oom.", "cert.", "vulnerability."];
 
 #[derive(Deserialize, Default)]
 struct EventForm {
