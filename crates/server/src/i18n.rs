@@ -245,7 +245,9 @@ mod tests {
                     .iter()
                     .map(|k| format!("soc-counter-{k}")),
             )
-            .chain(leitstand_vuln::State::ALL.iter().map(|x| format!("label-vuln-state-{}", x.name().replace('_', "-"))))
+            .chain(
+                leitstand_vuln::State::ALL.iter().map(|x| format!("label-vuln-state-{}", x.name().replace('_', "-"))),
+            )
             .chain(["open", "accepted", "fixed", "all"].iter().map(|x| format!("label-vuln-status-{x}")))
             .chain(leitstand_domain::soc::CLASSES.iter().map(|c| format!("soc-class-{c}")))
             .chain(leitstand_domain::soc::Verdict::ALL.iter().map(|v| format!("soc-verdict-{}", v.as_str())))

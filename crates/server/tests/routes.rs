@@ -10,10 +10,10 @@ use leitstand_server::routes::{self, Kind};
 use serde_json::json;
 
 fn fill(path: &str, w: &World, own: bool) -> String {
-    let (tenant, user, token, host, rule, alert, contact, source) = if own {
-        (w.a.0, 0, 0, 0, 0, 0, 0, 0)
+    let (tenant, user, token, host, rule, alert, contact, source, finding) = if own {
+        (w.a.0, 0, 0, 0, 0, 0, 0, 0, 0)
     } else {
-        (w.b.0, w.b_user.0, w.b_token_id, w.b_host, w.b_rule, w.b_alert, w.b_contact, w.b_source)
+        (w.b.0, w.b_user.0, w.b_token_id, w.b_host, w.b_rule, w.b_alert, w.b_contact, w.b_source, w.b_finding)
     };
     let mut out = path.to_owned();
     for seg in path.split('/').filter(|s| s.starts_with('{')) {
@@ -29,6 +29,7 @@ fn fill(path: &str, w: &World, own: bool) -> String {
             "{alert}" => alert.to_string(),
             "{contact}" => contact.to_string(),
             "{source}" => source.to_string(),
+            "{finding}" => finding.to_string(),
             // Provider-wide: no tenant owns one; an id that does not exist.
             "{indicator}" => "999999".into(),
             other => panic!("route {path}: the tests do not know the parameter {other}; add it here"),
@@ -101,6 +102,11 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
         ("POST", "/api/v1/tenants/{tenant}/soc-rules") => json!({ "yaml": custom_sigma_rule() }),
         ("PUT", "/api/v1/tenants/{tenant}/soc-rules/{rule}") => json!({ "enabled": false }),
         ("PUT", "/api/v1/tenants/{tenant}/soc-retention") => json!({ "days": 30 }),
+        ("PUT", "/api/v1/vulnerabilities/{finding}/acceptance") => {
+            json!({ "reason": "isolated", "until": "2099-01-01" })
+        }
+        ("PUT", "/api/v1/tenants/{tenant}/vulnerability-threshold") => json!({ "min_score": "7.5" }),
+        ("POST", "/app/vulnerabilities/{finding}/accept") => json!({ "reason": "isolated", "until": "2099-01-01" }),
         ("POST", p) if p.starts_with("/app/") => json!({}),
         ("DELETE", _) => json!({}),
         _ => return None,
@@ -300,6 +306,13 @@ async fn cross_tenant(app: TestApp) {
     assert_eq!(app.store.tokens(w.b_user).await.expect("tokens").len(), 2, "B's tokens are untouched");
     let host = app.store.host_for_agent(leitstand_domain::HostId(w.b_host)).await.expect("b host");
     assert!(!host.revoked, "B's host is untouched");
+    let all = leitstand_store::TenantScope::All;
+    let finding = app.store.vuln_finding(&all, w.b_finding).await.expect("b finding");
+    assert_eq!((finding.status.as_str(), finding.accepted_reason), ("open", None), "B's finding is untouched");
+    assert_eq!(
+        app.store.vuln_min_score(&all, w.b).await.expect("threshold"),
+        leitstand_store::DEFAULT_MIN_SCORE_TENTHS
+    );
 }
 
 #[tokio::test]
@@ -332,6 +345,12 @@ async fn lists_show_only_the_callers_tenants() {
         let rows = seen.as_array().cloned().or_else(|| seen["hosts"].as_array().cloned()).unwrap_or_default();
         assert!(rows.iter().all(|x| x["tenant"] != w.b.0 && x["host"] != w.b_host), "{list}: {seen}");
     }
+    let findings = app.get_json(&token, "/api/v1/vulnerabilities?status=all").await;
+    assert_eq!(findings["total"], 0, "A has no findings; B's stay hidden: {findings}");
+    let all_findings = app.get_json(&admin, "/api/v1/vulnerabilities").await;
+    assert_eq!(all_findings["total"], 1, "the provider sees B's finding");
+    let hosts = app.get_json(&token, "/api/v1/vulnerabilities/hosts").await;
+    assert!(hosts.as_array().expect("array").iter().all(|h| h["tenant"] != w.b.0), "{hosts}");
     let filtered = app
         .api()
         .get(app.at(&format!("/api/v1/users?tenant={}", w.b.0)))
@@ -395,4 +414,10 @@ async fn tenant_ids_in_form_bodies_are_checked_too() {
     assert_eq!(choices.retention_days, leitstand_store::DEFAULT_RETENTION_DAYS);
     let sources = app.store.syslog_sources(&leitstand_store::TenantScope::All, Some(w.b)).await.expect("sources");
     assert_eq!(sources.len(), 1, "no sender added to B");
+    // The vulnerability threshold form, sent by A's administrator.
+    let body = json!({ "tenant": b, "min_score": "1" });
+    let resp = send(&app, &anna, Kind::Web, &Method::POST, "/app/vulnerabilities/threshold", Some(&body)).await;
+    assert_eq!(resp.status().as_u16(), 404, "threshold with tenant B in the body");
+    let min = app.store.vuln_min_score(&leitstand_store::TenantScope::All, w.b).await.expect("threshold");
+    assert_eq!(min, leitstand_store::DEFAULT_MIN_SCORE_TENTHS);
 }

@@ -179,8 +179,11 @@ impl Services {
         let mut feeds = self.vuln.feeds.lock().unwrap_or_else(|e| e.into_inner());
         let mut changed = false;
         for f in feeds.iter_mut() {
-            let path =
-                if f.status.spec.is_url() { cache.join(&f.status.spec.name) } else { PathBuf::from(&f.status.spec.location) };
+            let path = if f.status.spec.is_url() {
+                cache.join(&f.status.spec.name)
+            } else {
+                PathBuf::from(&f.status.spec.location)
+            };
             let fp = match feed::fingerprint(&path) {
                 Ok(fp) => fp,
                 // A URL feed not fetched yet keeps the fetch's own error.
@@ -386,14 +389,11 @@ impl Services {
             return Err(ServiceError::Invalid(errors));
         }
         // The acceptance holds to the end of that day.
-        let end = until
-            .tomorrow()
-            .ok()
-            .and_then(|d| d.to_zoned(tz).ok())
-            .map_or(now, |z| z.timestamp())
+        let end = until.tomorrow().ok().and_then(|d| d.to_zoned(tz).ok()).map_or(now, |z| z.timestamp())
             - jiff::SignedDuration::from_millis(1);
         let acceptance = Acceptance { reason: reason.to_owned(), until: end, by: actor.user.name.to_string() };
-        let detail = serde_json::json!({"cve": f.cve, "package": f.package, "reason": reason, "until": until.to_string()});
+        let detail =
+            serde_json::json!({"cve": f.cve, "package": f.package, "reason": reason, "until": until.to_string()});
         let audit = actor.audit(now, "vuln.accept_risk", Some(f.tenant), format!("vuln_finding:{id}"), detail);
         Ok(self.store.accept_vuln_risk(actor.scope(), id, Some(&acceptance), &audit).await?)
     }
@@ -403,7 +403,8 @@ impl Services {
         actor.require(Permission::HostsManage)?;
         let f = self.store.vuln_finding(actor.scope(), id).await?;
         let detail = serde_json::json!({"cve": f.cve, "package": f.package});
-        let audit = actor.audit(self.now(), "vuln.withdraw_acceptance", Some(f.tenant), format!("vuln_finding:{id}"), detail);
+        let audit =
+            actor.audit(self.now(), "vuln.withdraw_acceptance", Some(f.tenant), format!("vuln_finding:{id}"), detail);
         Ok(self.store.accept_vuln_risk(actor.scope(), id, None, &audit).await?)
     }
 

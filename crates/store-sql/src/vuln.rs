@@ -266,15 +266,13 @@ impl VulnStore for SqlStore {
         let text = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(like_pattern).unwrap_or_default();
         let (status, state) = (q.status.clone().unwrap_or_default(), q.state.clone().unwrap_or_default());
         let mut tx = self.read(scope).await?;
-        let (total,): (i64,) = sqlx::query_as(&format!(
-            "SELECT COUNT(*) FROM vuln_findings f WHERE 1 = 1{filter}"
-        ))
-        .bind(&status)
-        .bind(&state)
-        .bind(&text)
-        .fetch_one(&mut *tx.conn)
-        .await
-        .map_err(map_err)?;
+        let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM vuln_findings f WHERE 1 = 1{filter}"))
+            .bind(&status)
+            .bind(&state)
+            .bind(&text)
+            .fetch_one(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
         let per_page = match q.per_page {
             0 => 100,
             n => n,

@@ -1085,7 +1085,8 @@ async fn vulnerability_scans_keep_findings_and_alarm(store: &dyn Store, a: &Tena
     assert_eq!(out, ScanOutcome { new: 2, alarmed: 1, fixed: 0, reopened: 0 }, "8.1 reaches the default 7.0");
     assert!(due(store.scan_targets(at(1), 100).await.expect("targets")).is_none(), "scanned, nothing changed");
     assert!(due(store.scan_targets(at(2), 100).await.expect("targets")).is_some(), "newer advisories");
-    let q = EventQuery { host: Some(host.id), kinds: vec!["vulnerability.".into()], per_page: 10, ..Default::default() };
+    let q =
+        EventQuery { host: Some(host.id), kinds: vec!["vulnerability.".into()], per_page: 10, ..Default::default() };
     let events = store.events_page(&sa, &q).await.expect("events");
     assert_eq!(events.total, 1);
     assert!(events.events[0].detail.contains("CVE-2024-6387") && events.events[0].detail.contains("8.1"));
@@ -1115,7 +1116,10 @@ async fn vulnerability_scans_keep_findings_and_alarm(store: &dyn Store, a: &Tena
     let d = draft("vuln.accept", Some(a.id));
     assert!(matches!(store.accept_vuln_risk(&sb, id, Some(&acc), &d).await, Err(StoreError::NotFound)));
     let f = store.accept_vuln_risk(&sa, id, Some(&acc), &d).await.expect("accept");
-    assert_eq!((f.status.as_str(), f.accepted_reason.as_deref()), ("accepted", Some("host isolated until replacement")));
+    assert_eq!(
+        (f.status.as_str(), f.accepted_reason.as_deref()),
+        ("accepted", Some("host isolated until replacement"))
+    );
     let at_now = |n| FindingQuery { status: Some("accepted".into()), now: Some(at(n)), ..Default::default() };
     assert_eq!(store.vuln_findings(&sa, &at_now(90)).await.expect("accepted").total, 1);
     assert_eq!(store.vuln_findings(&sa, &at_now(200)).await.expect("expired").total, 0, "past its expiry: open");

@@ -173,7 +173,11 @@ async fn list(State(s): State<AppState>, ctx: Ctx, Query(q): Query<FindingForm>)
     Ok(Json(FindingPageDto { total: page.total, findings: page.findings.into_iter().map(Into::into).collect() }))
 }
 
-async fn export(State(s): State<AppState>, ctx: Ctx, Query(q): Query<FindingForm>) -> Result<Response, super::ApiError> {
+async fn export(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<FindingForm>,
+) -> Result<Response, super::ApiError> {
     let format = q.format.as_deref().unwrap_or("json");
     if !matches!(format, "csv" | "json") {
         return Err(ServiceError::BadInput(format!("format {format:?}: use csv or json")).into());
@@ -184,11 +188,8 @@ async fn export(State(s): State<AppState>, ctx: Ctx, Query(q): Query<FindingForm
     let names: std::collections::HashMap<TenantId, String> =
         s.services.tenants(a).await?.into_iter().map(|t| (t.id, t.name)).collect();
     let found = s.services.vuln_findings(a, query).await?;
-    let rows: Vec<Vec<String>> = found
-        .findings
-        .iter()
-        .map(|f| finding_row(f, names.get(&f.tenant).map_or("", String::as_str)))
-        .collect();
+    let rows: Vec<Vec<String>> =
+        found.findings.iter().map(|f| finding_row(f, names.get(&f.tenant).map_or("", String::as_str))).collect();
     if format == "csv" {
         let header: Vec<String> = FINDING_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
         return Ok(crate::web::csv::response(&s, "vulnerabilities", &header, rows.into_iter()));

@@ -222,11 +222,7 @@ async fn export_rows(s: &AppState, ctx: &Ctx, f: &FindingForm) -> Result<Vec<Vec
     let names: std::collections::HashMap<TenantId, String> =
         s.services.tenants(a).await?.into_iter().map(|t| (t.id, t.name)).collect();
     let found = s.services.vuln_findings(a, q).await?;
-    Ok(found
-        .findings
-        .iter()
-        .map(|x| finding_row(x, names.get(&x.tenant).map_or("", String::as_str)))
-        .collect())
+    Ok(found.findings.iter().map(|x| finding_row(x, names.get(&x.tenant).map_or("", String::as_str))).collect())
 }
 
 async fn export_csv(State(s): State<AppState>, ctx: Ctx, Query(f): Query<FindingForm>) -> WebResult {
@@ -311,7 +307,12 @@ struct AcceptForm {
     until: String,
 }
 
-async fn accept(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, WebForm(f): WebForm<AcceptForm>) -> WebResult {
+async fn accept(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<AcceptForm>,
+) -> WebResult {
     let input = AcceptInput { reason: f.reason, until: f.until };
     s.services.accept_vuln_risk(ctx.actor()?, id, &input).await?;
     Ok(done(&format!("/app/vulnerabilities/{id}"), "msg-saved"))

@@ -217,6 +217,7 @@ pub struct World {
     pub b_alert: i64,
     pub b_contact: i64,
     pub b_source: i64,
+    pub b_finding: i64,
 }
 
 impl TestApp {
@@ -286,7 +287,43 @@ pub async fn world(app: &TestApp) -> World {
         ..Default::default()
     };
     let b_source = app.services.save_syslog_source(&admin, b, None, &source).await.expect("source").0.id;
-    World { a, b, b_user, b_token_id: tok.info.id.0, b_host, b_rule, b_alert, b_contact, b_source }
+    let b_finding = vuln_finding(app, b, b_host).await;
+    World { a, b, b_user, b_token_id: tok.info.id.0, b_host, b_rule, b_alert, b_contact, b_source, b_finding }
+}
+
+/// A stored scan of a host with one finding (CVE-2024-6387 in openssh, CVSS
+/// 8.1); returns the finding's id.
+pub async fn vuln_finding(app: &TestApp, tenant: TenantId, host: i64) -> i64 {
+    let finding = leitstand_store::NewFinding {
+        cve: "CVE-2024-6387".into(),
+        package: "openssh".into(),
+        binaries: "openssh-server".into(),
+        installed: "1:9.2p1-2+deb12u2".into(),
+        fixed: Some("1:9.2p1-2+deb12u3".into()),
+        state: "fix_available".into(),
+        note: String::new(),
+        advisory: None,
+        score_tenths: Some(81),
+        vector: Some("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H".into()),
+        severity: "high".into(),
+        title: "regreSSHion".into(),
+    };
+    let scan = leitstand_store::HostScan {
+        host: leitstand_domain::HostId(host),
+        tenant,
+        release: Some("Debian 12 (bookworm)".into()),
+        end_of_support: Some("2028-06-30".into()),
+        out_of_support: false,
+        packages: 1,
+        problem: None,
+        findings: vec![finding],
+        at: app.now(),
+        software_at: app.now(),
+        advisories_at: app.now(),
+    };
+    app.store.save_scan(&scan).await.expect("scan");
+    let q = leitstand_store::FindingQuery { host: Some(scan.host), ..Default::default() };
+    app.store.vuln_findings(&leitstand_store::TenantScope::All, &q).await.expect("findings").findings[0].id
 }
 
 /// Every role with the name of a user who holds it in the fixture.
