@@ -724,3 +724,90 @@ async fn the_soc_pages_show_firewall_alerts_check_a_rule_and_triage_one() {
     assert!(d.source().await.contains("Stadtwerke Musterstadt GmbH"));
     d.shot("soc_fair_use").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vulnerability_pages_show_findings_by_severity_and_accept_one() {
+    let Some(d) = Driver::start().await else { return };
+    let fixtures = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vuln/tests/fixtures");
+    let feeds = vec![
+        leitstand_service::FeedSpec {
+            name: "debian".into(),
+            kind: leitstand_vuln::FeedKind::DebianTracker,
+            location: fixtures.join("debian-tracker.json").display().to_string(),
+        },
+        leitstand_service::FeedSpec {
+            name: "osv".into(),
+            kind: leitstand_vuln::FeedKind::Osv,
+            location: fixtures.join("osv").display().to_string(),
+        },
+    ];
+    let app = TestApp::spawn_tuned(|c| c.vuln.feeds = feeds).await;
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Stadtwerke Musterstadt GmbH").await;
+    let package = |name: &str, version: &str, source: &str| {
+        leitstand_proto::inventory::Item::Package(leitstand_proto::inventory::Package {
+            name: name.into(),
+            version: version.into(),
+            arch: "amd64".into(),
+            source: source.into(),
+            source_version: String::new(),
+            origin: "Debian:bookworm/main".into(),
+            manager: "dpkg".into(),
+        })
+    };
+    let hosts = [
+        (
+            "web-01",
+            vec![
+                package("openssh-server", "1:9.2p1-2+deb12u1", "openssh"),
+                package("openssh-client", "1:9.2p1-2+deb12u1", "openssh"),
+                package("libc6", "2.36-9+deb12u1", "glibc"),
+                package("libcurl4", "7.88.1-10+deb12u3", "curl"),
+                package("tar", "1.34+dfsg-1.2+deb12u1", ""),
+            ],
+        ),
+        ("mail-01", vec![package("libc6", "2.36-9+deb12u1", "glibc"), package("curl", "7.88.1-10+deb12u8", "")]),
+        ("files-old", vec![package("openssh-server", "1:8.4p1-5+deb11u2", "openssh")]),
+    ];
+    for (name, items) in hosts {
+        let os = if name == "files-old" { "Debian GNU/Linux 11 (bullseye)" } else { "Debian GNU/Linux 12 (bookworm)" };
+        let (id, _) = app.host_on(&admin, tenant, name, os).await;
+        let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
+        let report = leitstand_proto::inventory::SectionReport {
+            section: leitstand_proto::inventory::Section::Software,
+            full: true,
+            items,
+            removed: vec![],
+            error: None,
+            truncated: 0,
+            more: false,
+        };
+        let record = leitstand_proto::Record::Inventory { at_ms: app.now().as_millisecond(), sections: vec![report] };
+        let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 1, record }]);
+        app.services.ingest_batch(&host, batch, None).await.expect("software");
+    }
+    assert!(app.services.load_feeds(std::path::Path::new("/nonexistent")));
+    assert_eq!(app.services.scan_due_hosts().await.expect("scan").hosts, 3);
+
+    d.size(1280, 1300).await;
+    d.sign_in_as_admin(&app).await;
+    d.go(&app.at("/app/vulnerabilities")).await;
+    let list = d.text("#finding_list tbody").await;
+    assert!(list.find("CVE-2024-6387").expect("8.1 first") < list.find("CVE-2005-2541").expect("ignored last"));
+    assert!(d.source().await.contains("id=\"vuln_chart\""));
+    assert!(d.text("#vuln_hosts").await.contains("ohne Support"), "bullseye is past its support");
+    d.shot("vulnerabilities").await;
+
+    // One finding: accept its risk for 30 days.
+    d.click("#finding_list tbody tr:first-child td:nth-child(3) a").await;
+    d.wait_for_source("accept_form").await;
+    d.fill("#accept_form textarea", "Dienst nur im internen Netz erreichbar; Update im Wartungsfenster am Samstag.")
+        .await;
+    d.click("#accept_form button").await;
+    d.wait_for(|u| u.contains("ok=msg-saved"), "the acceptance saved").await;
+    assert!(d.text("#finding_status").await.contains("Risiko akzeptiert"));
+    d.shot("vulnerability").await;
+    d.go(&app.at("/app/vulnerabilities/feeds")).await;
+    assert!(d.text("#feed_list").await.contains("debian-tracker"));
+    d.shot("vulnerability_feeds").await;
+}

@@ -66,16 +66,7 @@ async fn enrol(
     name: &str,
     os: &str,
 ) -> i64 {
-    let token = app.services.create_enroll_token(admin, tenant).await.expect("token");
-    let key = leitstand_agent::identity::new_key();
-    let req = leitstand_proto::EnrollRequest {
-        token: token.token,
-        name: name.into(),
-        os: os.into(),
-        public_key: leitstand_agent::identity::public_hex(&key),
-        protocol: leitstand_proto::PROTOCOL_VERSION,
-    };
-    app.services.enroll_host(&req, "test").await.expect("enrol").0.id.0
+    app.host_on(admin, tenant, name, os).await.0
 }
 
 #[tokio::test]

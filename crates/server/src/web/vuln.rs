@@ -134,6 +134,9 @@ impl ListTpl {
     fn sev(&self, s: &str) -> String {
         severity_label(&self.p, s)
     }
+    fn bar_label(&self, b: &Bar) -> String {
+        severity_label(&self.p, b.severity)
+    }
     fn state(&self, s: &str) -> String {
         self.p.tk("label-vuln-state-", &s.replace('_', "-"))
     }
@@ -178,10 +181,12 @@ async fn list(State(s): State<AppState>, ctx: Ctx, Query(f): Query<FindingForm>)
         hosts.iter().map(|h| h.high).sum(),
         hosts.iter().map(|h| h.medium).sum(),
         hosts.iter().map(|h| h.low).sum(),
+        hosts.iter().map(|h| h.unscored).sum(),
     ];
     let most = counts.iter().copied().max().unwrap_or(0).max(1);
     let bars = SEVERITIES
         .iter()
+        .chain(&["unknown"])
         .zip(counts)
         .enumerate()
         .map(|(i, (sev, n))| Bar { severity: sev, count: n, width: n * 400 / most, y: i as u32 * 28 })

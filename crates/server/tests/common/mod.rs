@@ -223,12 +223,23 @@ pub struct World {
 impl TestApp {
     /// Enrols a host into `tenant` the way an agent does; returns its id and key.
     pub async fn host(&self, admin: &Actor, tenant: TenantId, name: &str) -> (i64, ed25519_dalek::SigningKey) {
+        self.host_on(admin, tenant, name, "Debian GNU/Linux 12 (bookworm)").await
+    }
+
+    /// Enrols a host that runs `os` (its `PRETTY_NAME`).
+    pub async fn host_on(
+        &self,
+        admin: &Actor,
+        tenant: TenantId,
+        name: &str,
+        os: &str,
+    ) -> (i64, ed25519_dalek::SigningKey) {
         let token = self.services.create_enroll_token(admin, tenant).await.expect("token");
         let key = leitstand_agent::identity::new_key();
         let req = leitstand_proto::EnrollRequest {
             token: token.token,
             name: name.into(),
-            os: "Debian GNU/Linux 12 (bookworm)".into(),
+            os: os.into(),
             public_key: leitstand_agent::identity::public_hex(&key),
             protocol: leitstand_proto::PROTOCOL_VERSION,
         };
