@@ -38,7 +38,7 @@ impl Rng {
 
 /// The version of a source in bookworm, and a later security fix of it.
 fn versions(i: usize) -> (String, String) {
-    let epoch = if i % 17 == 0 { "1:" } else { "" };
+    let epoch = if i.is_multiple_of(17) { "1:" } else { "" };
     let base = format!("{epoch}{}.{}.{}", 1 + i % 9, i % 23, i % 7);
     match i % 5 {
         0 => (format!("{base}-1"), format!("{base}-1+deb12u1")),
