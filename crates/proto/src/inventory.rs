@@ -20,10 +20,11 @@ pub enum Section {
     Users,
     Groups,
     System,
+    Updates,
 }
 
 impl Section {
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Software,
         Section::Autostarts,
         Section::Services,
@@ -32,6 +33,7 @@ impl Section {
         Section::Users,
         Section::Groups,
         Section::System,
+        Section::Updates,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +46,7 @@ impl Section {
             Section::Users => "users",
             Section::Groups => "groups",
             Section::System => "system",
+            Section::Updates => "updates",
         }
     }
 
@@ -160,6 +163,23 @@ pub struct SystemFacts {
     pub kernel: String,
 }
 
+/// A pending update of an installed package (PATCH-1): the version the
+/// package manager would install, from where, and whether it is a security
+/// update.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Update {
+    pub name: String,
+    pub arch: String,
+    pub installed: String,
+    pub candidate: String,
+    /// Repository of the candidate (`deb.debian.org/debian-security
+    /// bookworm-security/main`, or the dnf repository id).
+    pub origin: String,
+    pub security: bool,
+    /// `dpkg` or `rpm`.
+    pub manager: String,
+}
+
 /// One inventory item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -172,6 +192,7 @@ pub enum Item {
     User(User),
     Group(Group),
     System(SystemFacts),
+    Update(Update),
 }
 
 impl Item {
@@ -185,6 +206,7 @@ impl Item {
             Item::User(_) => Section::Users,
             Item::Group(_) => Section::Groups,
             Item::System(_) => Section::System,
+            Item::Update(_) => Section::Updates,
         }
     }
 
@@ -199,6 +221,7 @@ impl Item {
             Item::User(u) => u.name.clone(),
             Item::Group(g) => g.name.clone(),
             Item::System(_) => "boot".into(),
+            Item::Update(u) => format!("{}:{}", u.name, u.arch),
         }
     }
 
@@ -213,6 +236,7 @@ impl Item {
             Item::User(u) => &u.name,
             Item::Group(g) => &g.name,
             Item::System(s) => &s.kernel,
+            Item::Update(u) => &u.name,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod checklist;
 pub mod inventory;
+pub mod version;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

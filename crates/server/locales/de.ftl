@@ -786,3 +786,9 @@ label-events-vulnerability = Schwachstellen
 error-accept-reason = Geben Sie eine Begründung an (höchstens 500 Zeichen).
 error-accept-until = Geben Sie einen Tag ab heute bis höchstens ein Jahr im Voraus an.
 error-min-score = Geben Sie einen CVSS-Wert von 0 bis 10 an, z. B. 7,5.
+
+## Pending updates (PATCH-1)
+tab-updates = Ausstehende Updates
+col-installed = Installiert
+col-candidate = Neue Version
+col-security = Sicherheitsupdate

@@ -786,3 +786,9 @@ label-events-vulnerability = Vulnerabilities
 error-accept-reason = Give a reason (at most 500 characters).
 error-accept-until = Give a day from today to at most a year ahead.
 error-min-score = Give a CVSS score from 0 to 10, e.g. 7.5.
+
+## Pending updates (PATCH-1)
+tab-updates = Pending updates
+col-installed = Installed
+col-candidate = New version
+col-security = Security update

@@ -769,12 +769,13 @@ async fn the_vulnerability_pages_show_findings_by_severity_and_accept_one() {
         ("mail-01", vec![package("libc6", "2.36-9+deb12u1", "glibc"), package("curl", "7.88.1-10+deb12u8", "")]),
         ("files-old", vec![package("openssh-server", "1:8.4p1-5+deb11u2", "openssh")]),
     ];
+    let mut web = 0;
     for (name, items) in hosts {
         let os = if name == "files-old" { "Debian GNU/Linux 11 (bullseye)" } else { "Debian GNU/Linux 12 (bookworm)" };
         let (id, _) = app.host_on(&admin, tenant, name, os).await;
         let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
-        let report = leitstand_proto::inventory::SectionReport {
-            section: leitstand_proto::inventory::Section::Software,
+        let report = |section, items| leitstand_proto::inventory::SectionReport {
+            section,
             full: true,
             items,
             removed: vec![],
@@ -782,7 +783,33 @@ async fn the_vulnerability_pages_show_findings_by_severity_and_accept_one() {
             truncated: 0,
             more: false,
         };
-        let record = leitstand_proto::Record::Inventory { at_ms: app.now().as_millisecond(), sections: vec![report] };
+        let mut sections = vec![];
+        if name == "web-01" {
+            web = id;
+            let update = |name: &str, installed: &str, candidate: &str, suite: &str| {
+                leitstand_proto::inventory::Item::Update(leitstand_proto::inventory::Update {
+                    name: name.into(),
+                    arch: "amd64".into(),
+                    installed: installed.into(),
+                    candidate: candidate.into(),
+                    origin: format!(
+                        "deb.debian.org/debian{} {suite}/main",
+                        if suite.contains("security") { "-security" } else { "" }
+                    ),
+                    security: suite.contains("security"),
+                    manager: "dpkg".into(),
+                })
+            };
+            let pending = vec![
+                update("openssh-server", "1:9.2p1-2+deb12u1", "1:9.2p1-2+deb12u3", "bookworm-security"),
+                update("openssh-client", "1:9.2p1-2+deb12u1", "1:9.2p1-2+deb12u3", "bookworm-security"),
+                update("libc6", "2.36-9+deb12u1", "2.36-9+deb12u3", "bookworm-security"),
+                update("tzdata", "2024a-0+deb12u1", "2025b-0+deb12u1", "bookworm"),
+            ];
+            sections.push(report(leitstand_proto::inventory::Section::Updates, pending));
+        }
+        sections.push(report(leitstand_proto::inventory::Section::Software, items));
+        let record = leitstand_proto::Record::Inventory { at_ms: app.now().as_millisecond(), sections };
         let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 1, record }]);
         app.services.ingest_batch(&host, batch, None).await.expect("software");
     }
@@ -810,4 +837,7 @@ async fn the_vulnerability_pages_show_findings_by_severity_and_accept_one() {
     d.go(&app.at("/app/vulnerabilities/feeds")).await;
     assert!(d.text("#feed_list").await.contains("debian-tracker"));
     d.shot("vulnerability_feeds").await;
+    d.go(&app.at(&format!("/app/hosts/{web}/inventory/updates"))).await;
+    assert!(d.source().await.contains("bookworm-security"));
+    d.shot("host_updates").await;
 }

@@ -45,16 +45,13 @@ fn package(name: &str, version: &str, source: &str) -> Item {
 
 /// Sends a software list (whole) as the host's agent would.
 async fn software(app: &TestApp, host: i64, seq: u64, items: Vec<Item>) {
+    section(app, host, seq, Section::Software, items).await;
+}
+
+/// Sends one inventory section (whole).
+async fn section(app: &TestApp, host: i64, seq: u64, section: Section, items: Vec<Item>) {
     let host = app.store.host_for_agent(HostId(host)).await.expect("host");
-    let report = SectionReport {
-        section: Section::Software,
-        full: true,
-        items,
-        removed: vec![],
-        error: None,
-        truncated: 0,
-        more: false,
-    };
+    let report = SectionReport { section, full: true, items, removed: vec![], error: None, truncated: 0, more: false };
     let record = Record::Inventory { at_ms: app.now().as_millisecond(), sections: vec![report] };
     app.services.ingest_batch(&host, Batch::new(vec![Sequenced { seq, record }]), None).await.expect("ingest");
 }
@@ -241,10 +238,37 @@ async fn the_pages_show_findings_hosts_a_finding_and_the_feeds() {
     app.user(&admin, t, "anna", "customer_admin").await;
     let web = enrol(&app, &admin, t, "web-01", "Debian GNU/Linux 12 (bookworm)").await;
     software(&app, web, 1, vec![package("openssh-server", "1:9.2p1-2+deb12u1", "openssh")]).await;
+    let pending = |name: &str, candidate: &str, security: bool| {
+        Item::Update(leitstand_proto::inventory::Update {
+            name: name.into(),
+            arch: "amd64".into(),
+            installed: "1:9.2p1-2+deb12u1".into(),
+            candidate: candidate.into(),
+            origin: if security {
+                "deb.debian.org/debian-security bookworm-security/main"
+            } else {
+                "deb.debian.org/debian bookworm/main"
+            }
+            .into(),
+            security,
+            manager: "dpkg".into(),
+        })
+    };
+    let updates =
+        vec![pending("openssh-server", "1:9.2p1-2+deb12u3", true), pending("tzdata", "2025b-0+deb12u1", false)];
+    section(&app, web, 2, Section::Updates, updates).await;
     app.services.load_feeds(&dir.path().join("cache"));
     app.services.scan_due_hosts().await.expect("scan");
 
+    // PATCH-1: the host's pending updates, security apart, on its tab and in the hosts' list.
     let anna = app.sign_in("anna").await;
+    let tab = anna.get(app.at(&format!("/app/hosts/{web}/inventory/updates"))).send().await.expect("get");
+    let tab = tab.text().await.expect("text");
+    assert!(tab.contains("1:9.2p1-2+deb12u3") && tab.contains("bookworm-security"), "{tab}");
+    let token = app.token("anna").await;
+    let hosts = app.get_json(&token, "/api/v1/vulnerabilities/hosts").await;
+    assert_eq!((hosts[0]["updates"].as_u64(), hosts[0]["security_updates"].as_u64()), (Some(2), Some(1)), "{hosts}");
+
     let page = anna.get(app.at("/app/vulnerabilities")).send().await.expect("get").text().await.expect("text");
     assert!(page.contains("CVE-2024-6387") && page.contains("CVE-2023-48795"), "{page}");
     assert!(page.contains("Debian 12 (bookworm)") && page.contains("Update verfügbar"));

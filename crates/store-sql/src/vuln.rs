@@ -341,14 +341,33 @@ impl VulnStore for SqlStore {
             filter.push_str(&format!(" AND v.tenant_id = {}", t.0));
         }
         let mut tx = self.read(scope).await?;
-        type Row =
-            (i64, i64, String, Option<String>, Option<String>, i64, i64, Option<String>, i64, i64, i64, i64, i64, i64);
+        type Row = (
+            i64,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+            i64,
+            Option<String>,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        );
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "SELECT v.host_id, v.tenant_id, h.name, v.release, v.end_of_support, v.out_of_support, v.packages, \
              v.problem, v.scanned_at, \
              COUNT(CASE WHEN f.severity = 'critical' THEN 1 END), COUNT(CASE WHEN f.severity = 'high' THEN 1 END), \
              COUNT(CASE WHEN f.severity = 'medium' THEN 1 END), COUNT(CASE WHEN f.severity = 'low' THEN 1 END), \
-             COUNT(CASE WHEN f.score_tenths IS NULL AND f.id IS NOT NULL THEN 1 END) \
+             COUNT(CASE WHEN f.score_tenths IS NULL AND f.id IS NOT NULL THEN 1 END), \
+             (SELECT COUNT(*) FROM inventory_items i WHERE i.host_id = v.host_id AND i.section = 'updates'), \
+             (SELECT COUNT(*) FROM inventory_items i WHERE i.host_id = v.host_id AND i.section = 'updates' \
+              AND i.data LIKE '%\"security\":true%') \
              FROM vuln_hosts v JOIN hosts h ON h.id = v.host_id \
              LEFT JOIN vuln_findings f ON f.host_id = v.host_id AND f.status = 'open' AND f.state <> 'ignored' \
              WHERE 1 = 1{filter} GROUP BY v.host_id, v.tenant_id, h.name, v.release, v.end_of_support, \
@@ -361,21 +380,25 @@ impl VulnStore for SqlStore {
         let n = |v: i64| v.max(0) as u32;
         Ok(rows
             .into_iter()
-            .map(|(host, tenant, name, release, eos, oos, packages, problem, scanned, c, h, m, l, u)| VulnHost {
-                host: HostId(host),
-                tenant: TenantId(tenant),
-                host_name: name,
-                release,
-                end_of_support: eos,
-                out_of_support: oos != 0,
-                packages: n(packages),
-                problem,
-                scanned_at: ts(scanned),
-                critical: n(c),
-                high: n(h),
-                medium: n(m),
-                low: n(l),
-                unscored: n(u),
+            .map(|(host, tenant, name, release, eos, oos, packages, problem, scanned, c, h, m, l, u, up, sec)| {
+                VulnHost {
+                    host: HostId(host),
+                    tenant: TenantId(tenant),
+                    host_name: name,
+                    release,
+                    end_of_support: eos,
+                    out_of_support: oos != 0,
+                    packages: n(packages),
+                    problem,
+                    scanned_at: ts(scanned),
+                    critical: n(c),
+                    high: n(h),
+                    medium: n(m),
+                    low: n(l),
+                    unscored: n(u),
+                    updates: n(up),
+                    security_updates: n(sec),
+                }
             })
             .collect())
     }

@@ -1032,6 +1032,18 @@ async fn soc_intake_triage_and_retention(store: &dyn Store, a: &Tenant, b: &Tena
     );
 }
 
+fn update(name: &str, security: bool) -> Item {
+    Item::Update(leitstand_proto::inventory::Update {
+        name: name.into(),
+        arch: "amd64".into(),
+        installed: "1.0-1".into(),
+        candidate: "1.0-1+deb12u1".into(),
+        origin: "deb.debian.org/debian-security bookworm-security/main".into(),
+        security,
+        manager: "dpkg".into(),
+    })
+}
+
 fn finding(cve: &str, score: Option<u32>, state: &str) -> NewFinding {
     NewFinding {
         cve: cve.into(),
@@ -1060,7 +1072,10 @@ async fn vulnerability_scans_keep_findings_and_alarm(store: &dyn Store, a: &Tena
     batch.inventory = vec![InventoryUpdate {
         seq: 1,
         at: at(40),
-        reports: vec![report(Section::Software, true, vec![package("openssh-server", "1:9.2p1-2+deb12u1")], &[])],
+        reports: vec![
+            report(Section::Software, true, vec![package("openssh-server", "1:9.2p1-2+deb12u1")], &[]),
+            report(Section::Updates, true, vec![update("openssh-server", true), update("tzdata", false)], &[]),
+        ],
     }];
     store.ingest(&batch).await.expect("software");
     let due = |targets: Vec<ScanTarget>| targets.into_iter().find(|t| t.host == host.id);
@@ -1129,6 +1144,7 @@ async fn vulnerability_scans_keep_findings_and_alarm(store: &dyn Store, a: &Tena
     let hosts = store.vuln_hosts(&sa, None).await.expect("hosts");
     let h = hosts.iter().find(|h| h.host == host.id).expect("scanned host");
     assert_eq!((h.high, h.medium, h.release.as_deref()), (1, 1, Some("Debian 12 (bookworm)")));
+    assert_eq!((h.updates, h.security_updates), (2, 1), "pending updates, security apart");
     assert!(store.vuln_hosts(&sb, None).await.expect("other").iter().all(|h| h.host != host.id));
 
     assert_eq!(store.vuln_min_score(&sa, a.id).await.expect("default"), DEFAULT_MIN_SCORE_TENTHS);

@@ -148,6 +148,10 @@ pub struct VulnHost {
     pub low: u32,
     /// Open findings without a score.
     pub unscored: u32,
+    /// Pending updates the agent reported (PATCH-1), and how many of them
+    /// are security updates.
+    pub updates: u32,
+    pub security_updates: u32,
 }
 
 /// A risk acceptance: why, until when, by whom.

@@ -17,6 +17,7 @@ mod processes;
 mod services;
 mod software;
 mod system;
+mod updates;
 
 pub use accounts::{Groups, Users};
 pub use autostarts::Autostarts;
@@ -27,6 +28,7 @@ pub(crate) use services::enabled_units;
 pub use services::{parse_list_units, Services};
 pub use software::{parse_dpkg_status, parse_rpm_query, Software, RPM_FORMAT};
 pub use system::System;
+pub use updates::{apt_updates, parse_dnf, Updates};
 
 use crate::collect::CollectError;
 use leitstand_proto::inventory::{self, Item, Section, SectionReport};
@@ -49,6 +51,7 @@ pub fn standard() -> Vec<Box<dyn InventoryCollector>> {
         Box::new(Users),
         Box::new(Groups),
         Box::new(System),
+        Box::new(Updates::default()),
     ]
 }
 

@@ -11,8 +11,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 const NAME: &str = "software";
-const DPKG_STATUS: &str = "var/lib/dpkg/status";
-const APT_LISTS: &str = "var/lib/apt/lists";
+pub(super) const DPKG_STATUS: &str = "var/lib/dpkg/status";
+pub(super) const APT_LISTS: &str = "var/lib/apt/lists";
 
 /// Reads the package databases; remembers the repository of each installed
 /// version until apt's lists change, so the lists are read again only after
@@ -81,7 +81,7 @@ impl Software {
 }
 
 /// apt's package lists: name, size, modification time.
-fn apt_lists(root: &Path) -> Vec<(String, u64, i64)> {
+pub(super) fn apt_lists(root: &Path) -> Vec<(String, u64, i64)> {
     list_dir(root, APT_LISTS)
         .into_iter()
         .filter(|n| n.ends_with("_Packages") || n.ends_with("_Packages.lz4"))
@@ -95,7 +95,7 @@ fn apt_lists(root: &Path) -> Vec<(String, u64, i64)> {
 
 /// `deb.debian.org_debian_dists_bookworm-security_main_binary-amd64_Packages`
 /// → `deb.debian.org/debian bookworm-security/main`.
-fn origin_label(file: &str) -> String {
+pub(super) fn origin_label(file: &str) -> String {
     let base = file.trim_end_matches(".lz4").trim_end_matches("_Packages");
     match base.split_once("_dists_") {
         Some((site, rest)) => {

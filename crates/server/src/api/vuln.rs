@@ -216,6 +216,9 @@ pub struct VulnHostDto {
     pub medium: u32,
     pub low: u32,
     pub unscored: u32,
+    /// Pending updates (PATCH-1) and of them security updates.
+    pub updates: u32,
+    pub security_updates: u32,
 }
 
 impl From<VulnHost> for VulnHostDto {
@@ -235,6 +238,8 @@ impl From<VulnHost> for VulnHostDto {
             medium: h.medium,
             low: h.low,
             unscored: h.unscored,
+            updates: h.updates,
+            security_updates: h.security_updates,
         }
     }
 }

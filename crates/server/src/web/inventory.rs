@@ -61,6 +61,7 @@ pub fn columns(section: Section) -> &'static [&'static str] {
         Section::Users => &["name", "uid", "gid", "groups", "admin", "locked", "shell", "home"],
         Section::Groups => &["name", "gid", "members"],
         Section::System => &["boot-id", "booted", "kernel"],
+        Section::Updates => &["name", "installed", "candidate", "security", "origin", "arch", "manager"],
     }
 }
 
@@ -116,6 +117,15 @@ pub fn cells(p: &Page, item: &Item) -> Vec<String> {
         ],
         Item::Group(x) => vec![x.name.clone(), x.gid.to_string(), x.members.join(", ")],
         Item::System(x) => vec![x.boot_id.clone(), unix_time(p, x.booted), x.kernel.clone()],
+        Item::Update(x) => vec![
+            x.name.clone(),
+            x.installed.clone(),
+            x.candidate.clone(),
+            yes_no(p, x.security),
+            x.origin.clone(),
+            x.arch.clone(),
+            x.manager.clone(),
+        ],
     }
 }
 
