@@ -3,6 +3,7 @@
 //! depends on no server crate; it shares only the wire types of
 //! `leitstand-proto`.
 
+pub mod actions;
 pub mod checklist;
 pub mod collect;
 pub mod config;

@@ -4,6 +4,7 @@
 //! each record has a sequence number per agent, so the server can ingest
 //! idempotently (agent id + sequence) and acknowledge up to a sequence.
 
+pub mod actions;
 pub mod checklist;
 pub mod inventory;
 pub mod version;
