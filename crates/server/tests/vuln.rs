@@ -66,16 +66,23 @@ async fn enrol(
     app.host_on(admin, tenant, name, os).await.0
 }
 
-#[tokio::test]
-async fn hosts_are_scanned_alarmed_fixed_and_accepted() {
+/// A server with the fixture feeds, a customer with its administrator anna,
+/// and a bookworm host `web-01`.
+async fn lab() -> (tempfile::TempDir, TestApp, leitstand_service::Actor, leitstand_domain::TenantId, i64) {
     let dir = tempfile::tempdir().expect("dir");
     let specs = feeds(dir.path());
     let app = TestApp::spawn_tuned(|c| c.vuln.feeds = specs).await;
     let admin = app.bootstrap().await;
     let t = app.tenant(&admin, "Kunde A GmbH").await;
     app.user(&admin, t, "anna", "customer_admin").await;
-    app.user(&admin, t, "arne", "customer_member").await;
     let web = enrol(&app, &admin, t, "web-01", "Debian GNU/Linux 12 (bookworm)").await;
+    (dir, app, admin, t, web)
+}
+
+#[tokio::test]
+async fn hosts_are_scanned_alarmed_fixed_and_accepted() {
+    let (dir, app, admin, t, web) = lab().await;
+    app.user(&admin, t, "arne", "customer_member").await;
     let old = enrol(&app, &admin, t, "old-01", "Debian GNU/Linux 11 (bullseye)").await;
     let odd = enrol(&app, &admin, t, "odd-01", "Arch Linux").await;
     software(
@@ -230,13 +237,7 @@ async fn hosts_are_scanned_alarmed_fixed_and_accepted() {
 
 #[tokio::test]
 async fn the_pages_show_findings_hosts_a_finding_and_the_feeds() {
-    let dir = tempfile::tempdir().expect("dir");
-    let specs = feeds(dir.path());
-    let app = TestApp::spawn_tuned(|c| c.vuln.feeds = specs).await;
-    let admin = app.bootstrap().await;
-    let t = app.tenant(&admin, "Kunde A GmbH").await;
-    app.user(&admin, t, "anna", "customer_admin").await;
-    let web = enrol(&app, &admin, t, "web-01", "Debian GNU/Linux 12 (bookworm)").await;
+    let (dir, app, _admin, _t, web) = lab().await;
     software(&app, web, 1, vec![package("openssh-server", "1:9.2p1-2+deb12u1", "openssh")]).await;
     let pending = |name: &str, candidate: &str, security: bool| {
         Item::Update(leitstand_proto::inventory::Update {

@@ -176,30 +176,35 @@ impl Services {
     /// use changed.
     pub fn load_feeds(&self, cache: &std::path::Path) -> bool {
         let now = self.now();
+        // Parse without holding the lock: the feed page stays readable while
+        // a big file is read.
+        let todo: Vec<(FeedSpec, Option<u64>, bool)> = self
+            .vuln
+            .feeds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|f| (f.status.spec.clone(), f.fingerprint, f.status.error.is_some()))
+            .collect();
+        let mut results = vec![];
+        for (spec, seen, has_error) in todo {
+            let path = if spec.is_url() { cache.join(&spec.name) } else { PathBuf::from(&spec.location) };
+            let result = match feed::fingerprint(&path) {
+                Ok(fp) if Some(fp) == seen => continue,
+                // A URL feed not fetched yet keeps the fetch's own error.
+                Err(_) if spec.is_url() && has_error => continue,
+                Err(e) => Err(e),
+                Ok(fp) => feed::load_path(spec.kind, &path).map(|(db, stats)| (db, stats, fp)),
+            };
+            results.push((spec.name, result));
+        }
         let mut feeds = self.vuln.feeds.lock().unwrap_or_else(|e| e.into_inner());
         let mut changed = false;
-        for f in feeds.iter_mut() {
-            let path = if f.status.spec.is_url() {
-                cache.join(&f.status.spec.name)
-            } else {
-                PathBuf::from(&f.status.spec.location)
-            };
-            let fp = match feed::fingerprint(&path) {
-                Ok(fp) => fp,
-                // A URL feed not fetched yet keeps the fetch's own error.
-                Err(_) if f.status.spec.is_url() && f.status.error.is_some() => continue,
-                Err(e) => {
-                    f.status.error = Some(e.to_string());
-                    f.status.error_at = Some(now);
-                    continue;
-                }
-            };
-            if f.fingerprint == Some(fp) {
-                continue;
-            }
-            match feed::load_path(f.status.spec.kind, &path) {
-                Ok((db, stats)) => {
-                    tracing::info!(feed = %f.status.spec.name, records = stats.records, entries = stats.entries, "advisory feed loaded");
+        for (name, result) in results {
+            let Some(f) = feeds.iter_mut().find(|f| f.status.spec.name == name) else { continue };
+            match result {
+                Ok((db, stats, fp)) => {
+                    tracing::info!(feed = %name, records = stats.records, entries = stats.entries, "advisory feed loaded");
                     f.db = Arc::new(db);
                     f.fingerprint = Some(fp);
                     f.status.stats = stats;
@@ -209,16 +214,18 @@ impl Services {
                     changed = true;
                 }
                 Err(e) => {
-                    tracing::warn!(feed = %f.status.spec.name, error = %e, "advisory feed refused; the previous data stays in use");
+                    tracing::warn!(feed = %name, error = %e, "advisory feed refused; the previous data stays in use");
                     f.status.error = Some(e.to_string());
                     f.status.error_at = Some(now);
                 }
             }
         }
+        let dbs: Vec<Arc<Db>> = feeds.iter().map(|f| f.db.clone()).collect();
+        drop(feeds);
         if changed {
             let mut merged = Db::new();
-            for f in feeds.iter() {
-                merged.merge((*f.db).clone());
+            for db in dbs {
+                merged.merge((*db).clone());
             }
             *self.vuln.current.write().unwrap_or_else(|e| e.into_inner()) = (Arc::new(merged), now);
         }

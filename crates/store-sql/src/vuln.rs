@@ -128,58 +128,42 @@ impl VulnStore for SqlStore {
         let mut outcome = ScanOutcome::default();
         let mut alarms = vec![];
         for f in &scan.findings {
-            let score = f.score_tenths.map(i64::from);
-            match known.remove(&(f.cve.clone(), f.package.clone())) {
-                Some((id, status)) => {
-                    let reopen = status == "fixed";
-                    outcome.reopened += u32::from(reopen);
-                    sqlx::query(
-                        "UPDATE vuln_findings SET binaries = $1, installed = $2, fixed_version = $3, state = $4, \
-                         note = $5, advisory = $6, score_tenths = $7, vector = $8, severity = $9, title = $10, \
-                         last_seen = $11, status = CASE WHEN status = 'fixed' THEN 'open' ELSE status END, \
-                         fixed_at = CASE WHEN status = 'fixed' THEN NULL ELSE fixed_at END WHERE id = $12",
-                    )
-                    .bind(&f.binaries)
-                    .bind(&f.installed)
-                    .bind(&f.fixed)
-                    .bind(&f.state)
-                    .bind(&f.note)
-                    .bind(&f.advisory)
-                    .bind(score)
-                    .bind(&f.vector)
-                    .bind(&f.severity)
-                    .bind(&f.title)
-                    .bind(at)
-                    .bind(id)
-                    .execute(&mut *tx.conn)
-                    .await
-                    .map_err(map_err)?;
-                }
+            let prior = known.remove(&(f.cve.clone(), f.package.clone()));
+            // One statement for new and known findings; a fixed one that
+            // comes back is open again.
+            sqlx::query(
+                "INSERT INTO vuln_findings (tenant_id, host_id, cve, package, binaries, installed, \
+                 fixed_version, state, note, advisory, score_tenths, vector, severity, title, status, \
+                 first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                 $14, 'open', $15, $15) ON CONFLICT (host_id, cve, package) DO UPDATE SET \
+                 binaries = excluded.binaries, installed = excluded.installed, \
+                 fixed_version = excluded.fixed_version, state = excluded.state, note = excluded.note, \
+                 advisory = excluded.advisory, score_tenths = excluded.score_tenths, vector = excluded.vector, \
+                 severity = excluded.severity, title = excluded.title, last_seen = excluded.last_seen, \
+                 fixed_at = CASE WHEN vuln_findings.status = 'fixed' THEN NULL ELSE vuln_findings.fixed_at END, \
+                 status = CASE WHEN vuln_findings.status = 'fixed' THEN 'open' ELSE vuln_findings.status END",
+            )
+            .bind(tenant)
+            .bind(host)
+            .bind(&f.cve)
+            .bind(&f.package)
+            .bind(&f.binaries)
+            .bind(&f.installed)
+            .bind(&f.fixed)
+            .bind(&f.state)
+            .bind(&f.note)
+            .bind(&f.advisory)
+            .bind(f.score_tenths.map(i64::from))
+            .bind(&f.vector)
+            .bind(&f.severity)
+            .bind(&f.title)
+            .bind(at)
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+            match prior {
+                Some((_, status)) => outcome.reopened += u32::from(status == "fixed"),
                 None => {
-                    sqlx::query(
-                        "INSERT INTO vuln_findings (tenant_id, host_id, cve, package, binaries, installed, \
-                         fixed_version, state, note, advisory, score_tenths, vector, severity, title, status, \
-                         first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                         $14, 'open', $15, $15)",
-                    )
-                    .bind(tenant)
-                    .bind(host)
-                    .bind(&f.cve)
-                    .bind(&f.package)
-                    .bind(&f.binaries)
-                    .bind(&f.installed)
-                    .bind(&f.fixed)
-                    .bind(&f.state)
-                    .bind(&f.note)
-                    .bind(&f.advisory)
-                    .bind(score)
-                    .bind(&f.vector)
-                    .bind(&f.severity)
-                    .bind(&f.title)
-                    .bind(at)
-                    .execute(&mut *tx.conn)
-                    .await
-                    .map_err(map_err)?;
                     outcome.new += 1;
                     if f.state != "ignored" && f.score_tenths.is_some_and(|s| s >= threshold) {
                         outcome.alarmed += 1;
