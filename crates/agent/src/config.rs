@@ -24,6 +24,10 @@ pub struct AgentConfig {
     /// processes, users; 60 to 86400). Changes are sent as deltas; the whole
     /// inventory at start and once a day.
     pub inventory_interval_secs: u64,
+    /// Actions this host lets the server run (e.g. `["apply_updates"]`);
+    /// none by default. Every action is also signed, expires and names its
+    /// host; one not listed here is refused and reported.
+    pub allow_actions: Vec<String>,
 }
 
 impl Default for AgentConfig {
@@ -36,6 +40,7 @@ impl Default for AgentConfig {
             metrics_dir: PathBuf::from("/etc/leitstand/metrics.d"),
             ca_file: None,
             inventory_interval_secs: 300,
+            allow_actions: Vec::new(),
         }
     }
 }
