@@ -5,7 +5,6 @@
 //! apt, and when that fails restores the previous versions where apt can
 //! (a repository or apt's cache still has them), reporting every step.
 
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use leitstand_proto::actions::{Action, ActionReport, Outcome, PackageChange, SignedAction};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,18 +23,8 @@ pub fn verify(
 ) -> Result<(), String> {
     let key_hex =
         action_key_hex.ok_or("no action key saved at enrollment (enrolled by an older agent); enrol again")?;
-    let key = hex::decode(key_hex)
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-        .ok_or("the saved action key is not an Ed25519 key")?;
-    let sig = hex::decode(&a.signature)
-        .ok()
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-        .ok_or("the signature is not 64 bytes of hex")?;
     let input = SignedAction::signing_input(a.id, a.host, a.not_after_ms, &a.action);
-    key.verify(input.as_bytes(), &Signature::from_bytes(&sig))
-        .map_err(|_| "the signature does not match the server's action key".to_owned())?;
+    crate::identity::verify_server_signature("action", key_hex, &a.signature, &input)?;
     if a.host != host {
         return Err(format!("the action is for host {}, this is host {host}", a.host));
     }

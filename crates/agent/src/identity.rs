@@ -113,3 +113,21 @@ impl Identity {
         ]
     }
 }
+
+/// Checks an Ed25519 signature (hex) of `input` with a key the server gave
+/// at enrollment (hex); `which` names the key in the message (`release`,
+/// `action`).
+pub fn verify_server_signature(which: &str, key_hex: &str, signature_hex: &str, input: &str) -> Result<(), String> {
+    use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+    let key = hex::decode(key_hex)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| format!("the saved {which} key is not an Ed25519 key"))?;
+    let sig = hex::decode(signature_hex)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .ok_or("the signature is not 64 bytes of hex")?;
+    key.verify(input.as_bytes(), &Signature::from_bytes(&sig))
+        .map_err(|_| format!("the signature does not match the server's {which} key"))
+}

@@ -7,7 +7,6 @@
 //! If the new build does not check in within the trial time, it is removed,
 //! remembered as failed, and the old one goes on.
 
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use leitstand_proto::{AgentBuild, AgentUpgrade};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
@@ -34,18 +33,8 @@ pub fn verify(offer: &AgentUpgrade, bytes: &[u8], release_key_hex: &str) -> Resu
     if have != offer.sha256 {
         return Err(format!("digest mismatch: offered {}, downloaded {have}", offer.sha256));
     }
-    let key = hex::decode(release_key_hex)
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-        .ok_or("the saved release key is not an Ed25519 key")?;
-    let sig = hex::decode(&offer.signature)
-        .ok()
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-        .ok_or("the signature is not 64 bytes of hex")?;
     let input = leitstand_proto::release_input(&offer.version, &offer.sha256);
-    key.verify(input.as_bytes(), &Signature::from_bytes(&sig))
-        .map_err(|_| "the signature does not match the server's release key".to_owned())
+    crate::identity::verify_server_signature("release", release_key_hex, &offer.signature, &input)
 }
 
 /// In the trial child: tells the waiting parent that this build delivered.

@@ -22,13 +22,6 @@ impl Manager {
         }
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Manager::Dpkg => "dpkg",
-            Manager::Rpm => "rpm",
-        }
-    }
-
     /// Compares two versions; `None` when one is not a version of this
     /// manager (a dpkg version with spaces, say), so callers can tell "no
     /// answer" from "older".

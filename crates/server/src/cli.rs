@@ -312,10 +312,7 @@ pub async fn services(config: &Config) -> anyhow::Result<Services> {
             lines_per_second: config.syslog.lines_per_second,
             burst: config.syslog.burst,
         },
-        vuln: leitstand_service::VulnConfig {
-            feeds: config.vuln.specs()?,
-            refresh: jiff::SignedDuration::from_hours(i64::from(config.vuln.refresh_hours.max(1))),
-        },
+        vuln: leitstand_service::VulnConfig { feeds: config.vuln.specs()? },
         ..ServiceConfig::default()
     };
     Ok(Services::new(store, Arc::new(SystemClock), key, sc))

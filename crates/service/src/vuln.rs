@@ -38,18 +38,11 @@ impl FeedSpec {
     }
 }
 
-/// Settings of the vulnerability scanner.
-#[derive(Clone, Debug)]
+/// Settings of the vulnerability scanner (when to read the feeds again is
+/// the server worker's `[vuln] refresh_hours`).
+#[derive(Clone, Debug, Default)]
 pub struct VulnConfig {
     pub feeds: Vec<FeedSpec>,
-    /// How often feeds are read again.
-    pub refresh: jiff::SignedDuration,
-}
-
-impl Default for VulnConfig {
-    fn default() -> Self {
-        Self { feeds: Vec::new(), refresh: jiff::SignedDuration::from_hours(6) }
-    }
 }
 
 /// What the feed page shows of one feed.
@@ -307,15 +300,7 @@ impl Services {
             scan.problem = Some(format!("release not recognised: {}", t.os));
             return Ok(scan);
         };
-        let installed: Vec<Installed> = packages
-            .iter()
-            .map(|p| Installed {
-                name: &p.name,
-                version: &p.version,
-                source: &p.source,
-                source_version: &p.source_version,
-            })
-            .collect();
+        let installed: Vec<Installed> = packages.iter().map(Installed::from).collect();
         let today = now.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
         let result = leitstand_vuln::scan(db, &release, &installed, &today);
         scan.release = Some(release.label());

@@ -101,11 +101,6 @@ impl Db {
         self.titles.get(cve).map(String::as_str)
     }
 
-    /// Releases that have any statements.
-    pub fn releases(&self) -> impl Iterator<Item = &Release> {
-        self.packages.keys()
-    }
-
     /// Number of package statements over all releases.
     pub fn len(&self) -> usize {
         self.packages.values().flat_map(|p| p.values()).map(Vec::len).sum()

@@ -21,6 +21,13 @@ pub struct Installed<'a> {
     pub source_version: &'a str,
 }
 
+impl<'a> From<&'a leitstand_proto::inventory::Package> for Installed<'a> {
+    /// A package as the agent's inventory reports it.
+    fn from(p: &'a leitstand_proto::inventory::Package) -> Self {
+        Installed { name: &p.name, version: &p.version, source: &p.source, source_version: &p.source_version }
+    }
+}
+
 impl<'a> Installed<'a> {
     pub fn new(name: &'a str, version: &'a str) -> Installed<'a> {
         Installed { name, version, source: "", source_version: "" }
@@ -66,10 +73,6 @@ impl State {
             State::Ignored => "ignored",
             State::EndOfLife => "end_of_life",
         }
-    }
-
-    pub fn from_name(s: &str) -> Option<State> {
-        State::ALL.into_iter().find(|x| x.name() == s)
     }
 }
 

@@ -161,7 +161,8 @@ async fn export(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>)
         let header: Vec<String> = EXPORT_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
         return Ok(crate::web::csv::response(&s, "soc_alerts", &header, rows.into_iter()));
     }
-    Ok(([(header::CONTENT_TYPE, "application/json")], crate::web::soc::export_json_text(&rows)).into_response())
+    Ok(([(header::CONTENT_TYPE, "application/json")], crate::web::csv::json_text(&EXPORT_COLUMNS, &rows))
+        .into_response())
 }
 
 /// A stored security event.

@@ -12,7 +12,7 @@ use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use leitstand_domain::{Permission as P, TenantId};
-use leitstand_service::{finding_row, score_text, AcceptInput, ServiceError, FINDING_COLUMNS};
+use leitstand_service::{score_text, AcceptInput, ServiceError, FINDING_COLUMNS};
 use leitstand_store::{VulnFinding, VulnHost};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -182,19 +182,13 @@ async fn export(
     if !matches!(format, "csv" | "json") {
         return Err(ServiceError::BadInput(format!("format {format:?}: use csv or json")).into());
     }
-    let a = ctx.actor()?;
-    let mut query = q.query(q.tenant.map(TenantId));
-    (query.page, query.per_page) = (0, u32::MAX);
-    let names: std::collections::HashMap<TenantId, String> =
-        s.services.tenants(a).await?.into_iter().map(|t| (t.id, t.name)).collect();
-    let found = s.services.vuln_findings(a, query).await?;
-    let rows: Vec<Vec<String>> =
-        found.findings.iter().map(|f| finding_row(f, names.get(&f.tenant).map_or("", String::as_str))).collect();
+    let rows = crate::web::vuln::export_rows(&s, ctx.actor()?, &q, q.tenant.map(TenantId)).await?;
     if format == "csv" {
         let header: Vec<String> = FINDING_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
         return Ok(crate::web::csv::response(&s, "vulnerabilities", &header, rows.into_iter()));
     }
-    Ok(([(header::CONTENT_TYPE, "application/json")], crate::web::vuln::findings_json(&rows)).into_response())
+    Ok(([(header::CONTENT_TYPE, "application/json")], crate::web::csv::json_text(&FINDING_COLUMNS, &rows))
+        .into_response())
 }
 
 /// A host's scan state.

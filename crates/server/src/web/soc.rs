@@ -11,8 +11,7 @@ use crate::http::{Ctx, WebForm};
 use crate::routes::{route, Kind, RouteDef};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, Method};
-use axum::response::IntoResponse;
+use axum::http::Method;
 use leitstand_detect::rules::RuleProblem;
 use leitstand_domain::alert::Severity;
 use leitstand_domain::{Permission as P, TenantId};
@@ -135,24 +134,7 @@ async fn export_csv(State(s): State<AppState>, ctx: Ctx) -> WebResult {
 
 async fn export_json(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     let rows = s.services.soc_export(ctx.actor()?, ctx.selected_tenant, &ctx.tz).await?;
-    let file = format!("leitstand-soc-alerts-{}.json", s.services.now().strftime("%Y%m%d-%H%M%S"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
-        ],
-        export_json_text(&rows),
-    )
-        .into_response())
-}
-
-/// The alert file as a JSON array of objects keyed by [`EXPORT_COLUMNS`].
-pub fn export_json_text(rows: &[Vec<String>]) -> String {
-    let list: Vec<serde_json::Map<String, serde_json::Value>> = rows
-        .iter()
-        .map(|r| EXPORT_COLUMNS.iter().zip(r).map(|(k, v)| ((*k).to_owned(), v.clone().into())).collect())
-        .collect();
-    serde_json::to_string_pretty(&list).unwrap_or_default()
+    Ok(super::csv::json_response(&s, "soc_alerts", &EXPORT_COLUMNS, &rows))
 }
 
 #[derive(Template)]

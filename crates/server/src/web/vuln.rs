@@ -9,8 +9,7 @@ use crate::http::{Ctx, WebForm};
 use crate::routes::{route, Kind, RouteDef};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, Method};
-use axum::response::IntoResponse;
+use axum::http::Method;
 use leitstand_domain::{HostId, Permission as P, TenantId};
 use leitstand_service::{finding_row, score_text, AcceptInput, FeedStatus, FINDING_COLUMNS};
 use leitstand_store::{FindingQuery, VulnFinding, VulnHost};
@@ -219,43 +218,31 @@ async fn list(State(s): State<AppState>, ctx: Ctx, Query(f): Query<FindingForm>)
     }))
 }
 
-/// Every finding the filters select, as file rows.
-async fn export_rows(s: &AppState, ctx: &Ctx, f: &FindingForm) -> Result<Vec<Vec<String>>, crate::http::WebError> {
-    let a = ctx.actor()?;
-    let mut q = f.query(ctx.selected_tenant);
+/// Every finding the filters select (in `tenant`, or the actor's scope),
+/// as rows of the findings file; the web and the API export the same.
+pub async fn export_rows(
+    s: &AppState,
+    actor: &leitstand_service::Actor,
+    f: &FindingForm,
+    tenant: Option<TenantId>,
+) -> Result<Vec<Vec<String>>, leitstand_service::ServiceError> {
+    let mut q = f.query(tenant);
     (q.page, q.per_page) = (0, u32::MAX);
     let names: std::collections::HashMap<TenantId, String> =
-        s.services.tenants(a).await?.into_iter().map(|t| (t.id, t.name)).collect();
-    let found = s.services.vuln_findings(a, q).await?;
+        s.services.tenants(actor).await?.into_iter().map(|t| (t.id, t.name)).collect();
+    let found = s.services.vuln_findings(actor, q).await?;
     Ok(found.findings.iter().map(|x| finding_row(x, names.get(&x.tenant).map_or("", String::as_str))).collect())
 }
 
 async fn export_csv(State(s): State<AppState>, ctx: Ctx, Query(f): Query<FindingForm>) -> WebResult {
-    let rows = export_rows(&s, &ctx, &f).await?;
+    let rows = export_rows(&s, ctx.actor()?, &f, ctx.selected_tenant).await?;
     let header: Vec<String> = FINDING_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
     Ok(super::csv::response(&s, "vulnerabilities", &header, rows.into_iter()))
 }
 
 async fn export_json(State(s): State<AppState>, ctx: Ctx, Query(f): Query<FindingForm>) -> WebResult {
-    let rows = export_rows(&s, &ctx, &f).await?;
-    let file = format!("leitstand-vulnerabilities-{}.json", s.services.now().strftime("%Y%m%d-%H%M%S"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
-        ],
-        findings_json(&rows),
-    )
-        .into_response())
-}
-
-/// The findings file as a JSON array of objects keyed by [`FINDING_COLUMNS`].
-pub fn findings_json(rows: &[Vec<String>]) -> String {
-    let list: Vec<serde_json::Map<String, serde_json::Value>> = rows
-        .iter()
-        .map(|r| FINDING_COLUMNS.iter().zip(r).map(|(k, v)| ((*k).to_owned(), v.clone().into())).collect())
-        .collect();
-    serde_json::to_string_pretty(&list).unwrap_or_default()
+    let rows = export_rows(&s, ctx.actor()?, &f, ctx.selected_tenant).await?;
+    Ok(super::csv::json_response(&s, "vulnerabilities", &FINDING_COLUMNS, &rows))
 }
 
 #[derive(Template)]
