@@ -11,6 +11,7 @@ pub mod ids;
 pub mod lang;
 pub mod names;
 pub mod notify;
+pub mod patch;
 pub mod permission;
 pub mod plan;
 pub mod role;

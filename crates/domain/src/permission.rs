@@ -33,12 +33,15 @@ pub enum Permission {
     SocRead,
     /// SOC administration and analyst work: rules, senders, triage (SOC-13).
     SocManage,
+    /// Order a patch job for one's own organisation (PATCH-3): the
+    /// customer's authorised person.
+    PatchOrder,
     /// A request signed by an enrolled agent; no person holds this.
     Agent,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::Public,
         Permission::SignedIn,
         Permission::TenantsRead,
@@ -51,6 +54,7 @@ impl Permission {
         Permission::HostsManage,
         Permission::SocRead,
         Permission::SocManage,
+        Permission::PatchOrder,
         Permission::Agent,
     ];
 
@@ -68,6 +72,7 @@ impl Permission {
             Permission::HostsManage => "hosts_manage",
             Permission::SocRead => "soc_read",
             Permission::SocManage => "soc_manage",
+            Permission::PatchOrder => "patch_order",
             Permission::Agent => "agent",
         }
     }
@@ -80,6 +85,7 @@ impl Permission {
             P::SocManage => matches!(role, Role::ProviderAdmin | Role::SocAnalyst),
             P::HostsManage => matches!(role, Role::ProviderAdmin | Role::SupportAgent | Role::CustomerAdmin),
             P::Agent => false,
+            P::PatchOrder => role == Role::CustomerAdmin,
             P::UsersRead => role != Role::CustomerMember,
             P::UsersManage | P::AuditRead => {
                 matches!(role, Role::ProviderAdmin | Role::CustomerAdmin)

@@ -57,6 +57,8 @@ pub enum Record {
     Events { events: Vec<SystemEvent> },
     /// The hardening checklist's results, every check (RISK-1).
     Checklist { at_ms: i64, results: Vec<checklist::CheckResult> },
+    /// How an action the server sent ended (PATCH-2, PATCH-4).
+    Action { report: actions::ActionReport },
 }
 
 /// Kinds of [`SystemEvent`].
@@ -182,6 +184,11 @@ pub struct Ack {
     /// A newer build to upgrade to, when the server ships another one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<AgentUpgrade>,
+    /// Signed actions for this host that it has not reported yet; sent again
+    /// with every acknowledgement until reported or expired (the agent runs
+    /// an id once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<actions::SignedAction>,
 }
 
 /// Settings pushed to the agent with every acknowledgement.
@@ -250,6 +257,10 @@ pub struct EnrollResponse {
     /// signed with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_key: Option<String>,
+    /// The server's Ed25519 key for actions, hex: every action must be
+    /// signed with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_key: Option<String>,
 }
 
 /// An error answer to the agent, with a reason its operator can act on.

@@ -63,8 +63,17 @@ impl SecretKey {
     /// The Ed25519 key that signs agent releases, derived from this key so
     /// that replicas sharing the server key sign alike.
     pub fn release_key(&self) -> ed25519_dalek::SigningKey {
-        let seed: [u8; 32] =
-            Sha256::new_with_prefix(b"leitstand-release-key-v1").chain_update(self.0).finalize().into();
+        self.signing_key(b"leitstand-release-key-v1")
+    }
+
+    /// The Ed25519 key that signs actions for agents (DESIGN invariant 5),
+    /// derived like the release key under another label.
+    pub fn action_key(&self) -> ed25519_dalek::SigningKey {
+        self.signing_key(b"leitstand-action-key-v1")
+    }
+
+    fn signing_key(&self, label: &[u8]) -> ed25519_dalek::SigningKey {
+        let seed: [u8; 32] = Sha256::new_with_prefix(label).chain_update(self.0).finalize().into();
         ed25519_dalek::SigningKey::from_bytes(&seed)
     }
 

@@ -99,6 +99,7 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
     let mut inventory = vec![];
     let mut events = vec![];
     let mut checklist = None;
+    let mut action_reports = vec![];
     for r in batch.records {
         if r.seq <= last {
             return Err(ServiceError::BadInput(format!("sequence {} does not follow {last}", r.seq)));
@@ -151,6 +152,10 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
                 events.push((r.seq, crate::inventory::checked_events(r.seq, list)?));
                 vec![]
             }
+            Record::Action { report } => {
+                action_reports.push((r.seq, checked_report(r.seq, report)?));
+                vec![]
+            }
             // Heartbeats, drop and damage reports carry no samples; their
             // sequence still counts as stored.
             _ => vec![],
@@ -170,7 +175,44 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
         inventory,
         events,
         checklist,
+        action_reports,
     })
+}
+
+/// Longest account of an action kept, and most package changes.
+const MAX_REPORT_DETAIL: usize = 64 * 1024;
+const MAX_REPORT_PACKAGES: usize = 1000;
+
+/// An action report as the store keeps it; an overlong account is cut,
+/// not refused (the outcome matters more than the last lines).
+fn checked_report(seq: u64, r: leitstand_proto::actions::ActionReport) -> Result<leitstand_store::ActionOutcome> {
+    use leitstand_domain::patch::HostState;
+    use leitstand_proto::actions::Outcome;
+    if r.packages.len() > MAX_REPORT_PACKAGES {
+        return Err(ServiceError::BadInput(format!(
+            "record {seq}: {} package changes in an action report; at most {MAX_REPORT_PACKAGES}",
+            r.packages.len()
+        )));
+    }
+    let at = Timestamp::from_millisecond(r.finished_ms)
+        .map_err(|_| ServiceError::BadInput(format!("record {seq}: time {} out of range", r.finished_ms)))?;
+    let mut detail = r.detail;
+    if detail.len() > MAX_REPORT_DETAIL {
+        let mut cut = MAX_REPORT_DETAIL;
+        while !detail.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        detail.truncate(cut);
+        detail.push_str("\n…");
+    }
+    let state = match r.outcome {
+        Outcome::Succeeded => HostState::Succeeded,
+        Outcome::RolledBack => HostState::RolledBack,
+        Outcome::Failed => HostState::Failed,
+        Outcome::Refused => HostState::Refused,
+    };
+    let changes = serde_json::to_string(&r.packages).unwrap_or_else(|_| "[]".into());
+    Ok(leitstand_store::ActionOutcome { id: r.id, state, detail, changes, at })
 }
 
 /// A host with its state and newest figures, for lists.
@@ -325,6 +367,7 @@ impl Services {
             host_id: created.id.0,
             interval_secs: u64::from(created.effective_interval_secs),
             release_key: Some(hex::encode(self.key.release_key().verifying_key().as_bytes())),
+            action_key: Some(self.action_public_key()),
         };
         Ok((created, resp))
     }
@@ -449,7 +492,12 @@ impl Services {
         }
         let _ = self.stored.send(host.id); // nobody watching is fine
         let settings = AgentSettings { interval_secs: u64::from(host.effective_interval_secs) };
-        Ok((Ack { up_to: out.up_to, settings: Some(settings), upgrade }, out.refused_series))
+        // The batch is stored; actions failing to load only wait for the next one.
+        let actions = self.actions_for(host.id).await.unwrap_or_else(|e| {
+            tracing::warn!(host = host.id.0, error = %e, "actions for the host not read");
+            vec![]
+        });
+        Ok((Ack { up_to: out.up_to, settings: Some(settings), upgrade, actions }, out.refused_series))
     }
 
     /// The signed offer of the shipped build, for an agent that runs

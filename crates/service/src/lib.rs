@@ -11,6 +11,7 @@ mod error;
 mod hosts;
 mod inventory;
 mod notify;
+mod patch;
 mod rate;
 mod soc;
 mod tenants;
@@ -29,6 +30,7 @@ pub use error::ServiceError;
 pub use hosts::{resolution_for, AgentSignature, EnrollToken, History, HostList, HostOverview, MAX_RECORDS_PER_BATCH};
 pub use inventory::{process_tree, version_below, Found, InventoryQuestion, ItemPage};
 pub use notify::{ContactInput, Outgoing, Planned};
+pub use patch::{HostUpdates, JobInput, PatchCandidates, PatchRound, PendingPackage, MAX_JOB_HOSTS, MAX_JOB_PACKAGES};
 pub use soc::{
     Datagram, IntakeReport, SocConfig, SocRuleView, SocRules, SourceInput, EXPORT_COLUMNS, MAX_RETENTION_DAYS,
 };

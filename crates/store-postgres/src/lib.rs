@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "notify", sql: include_str!("../migrations/0009_notify.sql") },
     Migration { version: 10, name: "soc", sql: include_str!("../migrations/0010_soc.sql") },
     Migration { version: 11, name: "vuln", sql: include_str!("../migrations/0011_vuln.sql") },
+    Migration { version: 12, name: "patch", sql: include_str!("../migrations/0012_patch.sql") },
 ];
 
 fn unreachable(url: &str, e: sqlx::Error) -> StoreError {

@@ -364,6 +364,10 @@ impl HostStore for SqlStore {
             }
             top = top.max(*seq);
         }
+        for (seq, report) in batch.action_reports.iter().filter(|(seq, _)| fresh(*seq)) {
+            crate::patch::record_report(&mut tx.conn, batch.host.0, report).await?;
+            top = top.max(*seq);
+        }
         if !emitted.is_empty() {
             crate::alerts::raise_for_events(&mut tx.conn, tenant, batch.host.0, &rules, &emitted).await?;
         }

@@ -12,6 +12,7 @@ mod hosts;
 mod inventory;
 mod migrate;
 mod notify;
+mod patch;
 mod rows;
 mod soc;
 mod tenants;

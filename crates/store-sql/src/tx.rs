@@ -64,6 +64,12 @@ impl Tx<'_> {
         Ok(entry)
     }
 
+    /// Appends an audit entry inside the transaction (for writes that make
+    /// several; the last goes with [`Tx::commit`]).
+    pub(crate) async fn audit(&mut self, draft: &AuditDraft) -> Result<()> {
+        audit::append(&mut self.conn, self.dialect, draft).await.map(|_| ())
+    }
+
     /// Commits without an audit entry (reads, sessions, throttling).
     pub(crate) async fn finish(self) -> Result<()> {
         self.conn.commit().await.map_err(map_err)

@@ -268,6 +268,7 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         inventory: vec![],
         events: vec![],
         checklist: None,
+        action_reports: vec![],
     };
     assert_eq!(store.ingest(&batch).await.expect("ingest").up_to, 2);
     assert_eq!(store.ingest(&batch).await.expect("retry").up_to, 2, "a retried batch is acknowledged again");
@@ -310,6 +311,7 @@ async fn hosts_enrol_once_and_ingest_idempotently(store: &dyn Store, a: &Tenant,
         inventory: vec![],
         events: vec![],
         checklist: None,
+        action_reports: vec![],
     };
     store.ingest(&heard).await.expect("heard");
     let events = store.host_events(&sa, host.id, 10).await.expect("events");
@@ -691,6 +693,7 @@ fn batch_at(host: HostId, seq: u64, samples: Vec<StoredSample>, at_s: i64) -> In
         inventory: vec![],
         events: vec![],
         checklist: None,
+        action_reports: vec![],
     }
 }
 

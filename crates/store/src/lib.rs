@@ -12,6 +12,7 @@ mod alerts;
 pub mod conformance;
 mod inventory;
 mod notify;
+mod patch;
 mod records;
 mod scope;
 mod soc;
@@ -21,6 +22,7 @@ pub use alerts::*;
 pub use inventory::*;
 pub use leitstand_domain::audit::{AuditDraft, AuditEntry};
 pub use notify::*;
+pub use patch::*;
 pub use records::*;
 pub use scope::TenantScope;
 pub use soc::*;
@@ -232,6 +234,7 @@ pub trait Store:
     + NotifyStore
     + SocStore
     + VulnStore
+    + PatchStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

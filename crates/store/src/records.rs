@@ -370,6 +370,8 @@ pub struct IngestBatch {
     pub events: Vec<(u64, Vec<NewHostEvent>)>,
     /// The newest checklist results of the batch.
     pub checklist: Option<crate::ChecklistUpdate>,
+    /// Reports of actions the server sent, by sequence.
+    pub action_reports: Vec<(u64, crate::ActionOutcome)>,
 }
 
 /// An event the agent reported, for the host's event list.
