@@ -54,6 +54,7 @@ pub async fn run(store: &dyn Store) {
     thresholds_timeline_and_outbox(store, &a, &b).await;
     soc_intake_triage_and_retention(store, &a, &b).await;
     vulnerability_scans_keep_findings_and_alarm(store, &a, &b).await;
+    patch_jobs_are_ordered_sent_and_reported(store, &admin, &a, &b).await;
     audit_chain_holds(store, &provider, &a, &b).await;
     store.ping().await.expect("ping");
     store.integrity_check().await.expect("integrity check");
@@ -1156,4 +1157,116 @@ async fn vulnerability_scans_keep_findings_and_alarm(store: &dyn Store, a: &Tena
     assert!(store.set_vuln_min_score(&sb, a.id, 10, &d).await.is_err(), "not another tenant's");
     let later = store.save_scan(&scan(90, vec![finding("CVE-2099-2", Some(81), "fix_available")])).await.expect("scan");
     assert_eq!((later.new, later.alarmed), (1, 0), "8.1 is below the tenant's 9.0");
+}
+
+async fn patch_jobs_are_ordered_sent_and_reported(store: &dyn Store, admin: &User, a: &Tenant, b: &Tenant) {
+    use leitstand_domain::patch::{HostState, JobState};
+    let (sa, sb) = (TenantScope::one(a.id), TenantScope::one(b.id));
+    let pilot = enrolled(store, a, "patch-01").await;
+    let rest = enrolled(store, a, "patch-02").await;
+    let foreign = enrolled(store, b, "patch-b").await;
+
+    assert_eq!(store.patch_window(&sa, a.id).await.expect("window"), "");
+    store.set_patch_window(&sa, a.id, "Tue 22:00-02:00", &draft("patch.window", Some(a.id))).await.expect("set");
+    assert_eq!(store.patch_window(&sa, a.id).await.expect("window"), "Tue 22:00-02:00");
+    assert!(matches!(store.patch_window(&sb, a.id).await, Err(StoreError::NotFound)), "other tenant's window");
+
+    let new = |hosts: Vec<(HostId, u8, Vec<String>)>| NewPatchJob {
+        tenant: a.id,
+        title: "openssl".into(),
+        packages: vec!["openssl".into(), "libssl3".into()],
+        hosts,
+        appointment: None,
+        created_by: "planner".into(),
+        at: at(100),
+    };
+    let pkgs = vec!["openssl".to_string()];
+    let refused = store.create_patch_job(&sa, &new(vec![(foreign.id, 1, pkgs.clone())]), &draft("p", Some(a.id))).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "another tenant's host");
+    let job = store
+        .create_patch_job(
+            &sa,
+            &new(vec![(pilot.id, 1, pkgs.clone()), (rest.id, 2, vec!["openssl".into(), "libssl3".into()])]),
+            &draft("patch.job_create", Some(a.id)),
+        )
+        .await
+        .expect("job");
+    assert_eq!((job.state, job.hosts, job.succeeded, job.failed), (JobState::AwaitingOrder, 2, 0, 0));
+    assert!(store.patch_jobs(&sb, None).await.expect("jobs").is_empty(), "not seen from b");
+    assert!(matches!(store.patch_job(&sb, job.id).await, Err(StoreError::NotFound)));
+    assert!(store.active_patch_jobs().await.expect("active").iter().all(|j| j.job.id != job.id), "not ordered");
+
+    let order =
+        PatchOrder { user: admin.id, name: "kunde".into(), at: at(200), source: "10.0.0.9".into(), appointment: None };
+    let ordered =
+        store.order_patch_job(&sa, job.id, &order, &draft("patch.job_order", Some(a.id))).await.expect("order");
+    assert_eq!(
+        (ordered.state, ordered.ordered_by.as_deref(), ordered.ordered_at),
+        (JobState::Ordered, Some("kunde"), Some(at(200)))
+    );
+    assert!(matches!(
+        store.order_patch_job(&sa, job.id, &order, &draft("patch.job_order", Some(a.id))).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let active = store.active_patch_jobs().await.expect("active");
+    let mine = active.iter().find(|j| j.job.id == job.id).expect("ordered job is active");
+    assert_eq!((mine.window.as_str(), mine.time_zone.as_str()), ("Tue 22:00-02:00", "Europe/Berlin"));
+    assert_eq!(mine.hosts.iter().map(|h| (h.host, h.ring)).collect::<Vec<_>>(), vec![(pilot.id, 1), (rest.id, 2)]);
+    let pilot_row = mine.hosts[0].id;
+
+    let step = JobAdvance {
+        job: job.id,
+        send: vec![pilot_row],
+        not_after: Some(at(1000)),
+        state: Some(JobState::Running),
+        at: at(300),
+        ..Default::default()
+    };
+    store
+        .advance_patch_job(&step, &[draft("patch.action_sent", Some(a.id)), draft("patch.job_state", Some(a.id))])
+        .await
+        .expect("advance");
+    let pending = store.pending_actions(pilot.id, at(500)).await.expect("pending");
+    assert_eq!(
+        pending,
+        vec![PendingAction { id: pilot_row, host: pilot.id, packages: pkgs.clone(), not_after: at(1000) }]
+    );
+    assert!(store.pending_actions(pilot.id, at(1001)).await.expect("pending").is_empty(), "expired");
+    assert!(store.pending_actions(rest.id, at(500)).await.expect("pending").is_empty(), "ring 2 not sent");
+
+    // The report comes with a batch: stored once; a report for another host's action is ignored.
+    let outcome = |id: i64, state: HostState| ActionOutcome {
+        id,
+        state,
+        detail: "$ apt-get install --only-upgrade openssl".into(),
+        changes: r#"[{"name":"openssl","before":"3.0.15-1","after":"3.0.16-1"}]"#.into(),
+        at: at(400),
+    };
+    let mut batch = batch_at(rest.id, 1, vec![], 400);
+    batch.action_reports = vec![(1, outcome(pilot_row, HostState::Failed))];
+    store.ingest(&batch).await.expect("foreign report");
+    let mut batch = batch_at(pilot.id, 1, vec![], 400);
+    batch.action_reports = vec![(1, outcome(pilot_row, HostState::Succeeded))];
+    store.ingest(&batch).await.expect("report");
+    let (after, hosts) = store.patch_job(&sa, job.id).await.expect("job");
+    assert_eq!((after.state, after.succeeded, after.failed), (JobState::Running, 1, 0));
+    assert_eq!((hosts[0].state, hosts[0].finished_at), (HostState::Succeeded, Some(at(400))));
+    assert!(hosts[0].changes.contains("3.0.16-1") && hosts[0].detail.contains("apt-get"));
+    assert_eq!(hosts[1].state, HostState::Waiting, "another host's report does not touch it");
+    assert!(store.pending_actions(pilot.id, at(500)).await.expect("pending").is_empty(), "reported");
+
+    // Cancelling skips who waits; a cancelled job cannot be cancelled again.
+    let cancelled =
+        store.cancel_patch_job(&sa, job.id, at(600), &draft("patch.job_cancel", Some(a.id))).await.expect("cancel");
+    assert_eq!((cancelled.state, cancelled.finished_at), (JobState::Cancelled, Some(at(600))));
+    let (_, hosts) = store.patch_job(&sa, job.id).await.expect("job");
+    assert_eq!(hosts[1].state, HostState::Skipped);
+    assert!(matches!(
+        store.cancel_patch_job(&sa, job.id, at(700), &draft("patch.job_cancel", Some(a.id))).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.cancel_patch_job(&sb, job.id, at(700), &draft("patch.job_cancel", Some(b.id))).await,
+        Err(StoreError::NotFound)
+    ));
 }
