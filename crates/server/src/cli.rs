@@ -342,6 +342,7 @@ async fn run_server(config: Config) -> anyhow::Result<ExitCode> {
     let backend = services.store().backend();
     crate::app::spawn_workers(services.clone());
     crate::vuln::spawn(services.clone(), &config);
+    crate::patch::spawn(services.clone());
     let notifier = crate::notify::Notifier::new(services.clone(), &config).context("notification settings")?;
     crate::notify::spawn(Arc::new(notifier));
     let mut state = AppState::new(services.clone(), config.clone());

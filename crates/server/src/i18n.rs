@@ -282,6 +282,16 @@ mod tests {
                 .iter()
                 .map(|k| format!("label-note-{k}")),
             )
+            .chain(
+                leitstand_domain::patch::JobState::ALL
+                    .iter()
+                    .map(|x| format!("label-patch-job-{}", x.as_str().replace('_', "-"))),
+            )
+            .chain(
+                leitstand_domain::patch::HostState::ALL
+                    .iter()
+                    .map(|x| format!("label-patch-host-{}", x.as_str().replace('_', "-"))),
+            )
             .chain(leitstand_proto::inventory::Section::ALL.iter().flat_map(|s| {
                 crate::web::inventory_columns(*s).iter().map(|c| format!("col-{c}")).collect::<Vec<_>>()
             }));

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod ops;
+pub mod patch;
 pub mod routes;
 pub mod syslog;
 pub mod tls;

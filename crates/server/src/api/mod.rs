@@ -7,6 +7,7 @@ pub(crate) mod hosts;
 mod inventory;
 mod live;
 pub(crate) mod notify;
+mod patch;
 mod soc;
 mod vuln;
 
@@ -32,6 +33,7 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(soc::routes());
     v.extend(soc::triage_routes());
     v.extend(vuln::routes());
+    v.extend(patch::routes());
     v.extend([
         route(M::GET, "/api/v1/openapi.json", P::Public, Kind::Api, "This document.", openapi),
         route(M::GET, "/api/v1/me", P::SignedIn, Kind::Api, "The user the token belongs to.", me).gives::<MeDto>(),

@@ -13,6 +13,7 @@ mod hosts;
 mod install;
 pub(crate) mod inventory;
 mod notify;
+pub(crate) mod patch;
 mod profile;
 mod rules;
 pub(crate) mod soc;
@@ -48,6 +49,7 @@ pub fn routes() -> Vec<RouteDef> {
     v.extend(soc::routes());
     v.extend(triage::routes());
     v.extend(vuln::routes());
+    v.extend(patch::routes());
     v.extend(install::routes());
     v.extend(profile::routes());
     v.extend(audit::routes());
@@ -152,13 +154,14 @@ pub async fn page(state: &AppState, ctx: &Ctx, title_key: &str, flash: Option<&s
     if let Some(a) = &ctx.actor {
         user_name = a.user.display_name.clone();
         role_label = tr(lang, &format!("role-{}", a.user.role.as_str().replace('_', "-")));
-        let items: [(&'static str, &str, Permission); 13] = [
+        let items: [(&'static str, &str, Permission); 14] = [
             ("/app", "nav-overview", Permission::SignedIn),
             ("/app/dashboard", "nav-dashboard", Permission::HostsRead),
             ("/app/hosts", "nav-hosts", Permission::HostsRead),
             ("/app/alerts", "nav-alerts", Permission::HostsRead),
             ("/app/soc", "nav-soc", Permission::SocRead),
             ("/app/vulnerabilities", "nav-vulnerabilities", Permission::HostsRead),
+            ("/app/patches", "nav-patches", Permission::HostsRead),
             ("/app/inventory", "nav-inventory", Permission::HostsRead),
             ("/app/checklist", "nav-checklist", Permission::HostsRead),
             ("/app/tenants", "nav-tenants", Permission::TenantsRead),
