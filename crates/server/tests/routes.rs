@@ -10,10 +10,10 @@ use leitstand_server::routes::{self, Kind};
 use serde_json::json;
 
 fn fill(path: &str, w: &World, own: bool) -> String {
-    let (tenant, user, token, host, rule, alert, contact, source, finding) = if own {
-        (w.a.0, 0, 0, 0, 0, 0, 0, 0, 0)
+    let (tenant, user, token, host, rule, alert, contact, source, finding, job) = if own {
+        (w.a.0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     } else {
-        (w.b.0, w.b_user.0, w.b_token_id, w.b_host, w.b_rule, w.b_alert, w.b_contact, w.b_source, w.b_finding)
+        (w.b.0, w.b_user.0, w.b_token_id, w.b_host, w.b_rule, w.b_alert, w.b_contact, w.b_source, w.b_finding, w.b_job)
     };
     let mut out = path.to_owned();
     for seg in path.split('/').filter(|s| s.starts_with('{')) {
@@ -30,6 +30,7 @@ fn fill(path: &str, w: &World, own: bool) -> String {
             "{contact}" => contact.to_string(),
             "{source}" => source.to_string(),
             "{finding}" => finding.to_string(),
+            "{job}" => job.to_string(),
             // Provider-wide: no tenant owns one; an id that does not exist.
             "{indicator}" => "999999".into(),
             other => panic!("route {path}: the tests do not know the parameter {other}; add it here"),
@@ -107,6 +108,8 @@ fn body_for(method: &Method, path: &str, w: &World) -> Option<serde_json::Value>
         }
         ("PUT", "/api/v1/tenants/{tenant}/vulnerability-threshold") => json!({ "min_score": "7.5" }),
         ("POST", "/app/vulnerabilities/{finding}/accept") => json!({ "reason": "isolated", "until": "2099-01-01" }),
+        ("PUT", "/api/v1/tenants/{tenant}/maintenance-window") => json!({ "window": "Tue 22:00-02:00" }),
+        ("POST", "/api/v1/patch-jobs/{job}/order" | "/api/v1/patch-jobs/{job}/cancel") => json!({}),
         ("POST", p) if p.starts_with("/app/") => json!({}),
         ("DELETE", _) => json!({}),
         _ => return None,
@@ -313,6 +316,9 @@ async fn cross_tenant(app: TestApp) {
         app.store.vuln_min_score(&all, w.b).await.expect("threshold"),
         leitstand_store::DEFAULT_MIN_SCORE_TENTHS
     );
+    let (job, _) = app.store.patch_job(&all, w.b_job).await.expect("b job");
+    assert_eq!((job.state, job.ordered_by), (leitstand_domain::patch::JobState::AwaitingOrder, None), "B's job");
+    assert_eq!(app.store.patch_window(&all, w.b).await.expect("window"), "", "B's window is untouched");
 }
 
 #[tokio::test]
@@ -418,6 +424,12 @@ async fn tenant_ids_in_form_bodies_are_checked_too() {
     let body = json!({ "tenant": b, "min_score": "1" });
     let resp = send(&app, &anna, Kind::Web, &Method::POST, "/app/vulnerabilities/threshold", Some(&body)).await;
     assert_eq!(resp.status().as_u16(), 404, "threshold with tenant B in the body");
+    // A patch job for B's host, planned by A's administrator.
+    let body = json!({ "tenant": b, format!("host_{}", w.b_host): "1", "pkg_openssl": "1" });
+    let resp = send(&app, &anna, Kind::Web, &Method::POST, "/app/patches", Some(&body)).await;
+    assert_eq!(resp.status().as_u16(), 404, "patch job with tenant B in the body");
+    let jobs = app.store.patch_jobs(&leitstand_store::TenantScope::All, Some(w.b)).await.expect("jobs");
+    assert_eq!(jobs.len(), 1, "no job added to B");
     let min = app.store.vuln_min_score(&leitstand_store::TenantScope::All, w.b).await.expect("threshold");
     assert_eq!(min, leitstand_store::DEFAULT_MIN_SCORE_TENTHS);
 }

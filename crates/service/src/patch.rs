@@ -282,10 +282,10 @@ impl Services {
     /// Cancels a job that has not ended (the planner, or the customer's
     /// authorised person).
     pub async fn cancel_patch_job(&self, actor: &Actor, id: i64) -> Result<PatchJob> {
+        let (job, _) = self.store.patch_job(actor.scope(), id).await?;
         if !actor.can(Permission::HostsManage) {
             actor.require(Permission::PatchOrder)?;
         }
-        let (job, _) = self.store.patch_job(actor.scope(), id).await?;
         if job.state.is_final() {
             return Err(invalid("state", "error-patch-state"));
         }

@@ -218,6 +218,7 @@ pub struct World {
     pub b_contact: i64,
     pub b_source: i64,
     pub b_finding: i64,
+    pub b_job: i64,
 }
 
 impl TestApp {
@@ -299,7 +300,30 @@ pub async fn world(app: &TestApp) -> World {
     };
     let b_source = app.services.save_syslog_source(&admin, b, None, &source).await.expect("source").0.id;
     let b_finding = vuln_finding(app, b, b_host).await;
-    World { a, b, b_user, b_token_id: tok.info.id.0, b_host, b_rule, b_alert, b_contact, b_source, b_finding }
+    let job = leitstand_store::NewPatchJob {
+        tenant: b,
+        title: "B openssl".into(),
+        packages: vec!["openssl".into()],
+        hosts: vec![(leitstand_domain::HostId(b_host), 1, vec!["openssl".into()])],
+        appointment: None,
+        created_by: "admin".into(),
+        at: app.services.now(),
+    };
+    let draft = leitstand_store::conformance::draft("patch.job_create", Some(b));
+    let b_job = app.store.create_patch_job(&leitstand_store::TenantScope::All, &job, &draft).await.expect("job").id;
+    World {
+        a,
+        b,
+        b_user,
+        b_token_id: tok.info.id.0,
+        b_host,
+        b_rule,
+        b_alert,
+        b_contact,
+        b_source,
+        b_finding,
+        b_job,
+    }
 }
 
 /// A stored scan of a host with one finding (CVE-2024-6387 in openssh, CVSS
