@@ -311,19 +311,7 @@ pub async fn world(app: &TestApp) -> World {
     };
     let draft = leitstand_store::conformance::draft("patch.job_create", Some(b));
     let b_job = app.store.create_patch_job(&leitstand_store::TenantScope::All, &job, &draft).await.expect("job").id;
-    World {
-        a,
-        b,
-        b_user,
-        b_token_id: tok.info.id.0,
-        b_host,
-        b_rule,
-        b_alert,
-        b_contact,
-        b_source,
-        b_finding,
-        b_job,
-    }
+    World { a, b, b_user, b_token_id: tok.info.id.0, b_host, b_rule, b_alert, b_contact, b_source, b_finding, b_job }
 }
 
 /// A stored scan of a host with one finding (CVE-2024-6387 in openssh, CVSS
