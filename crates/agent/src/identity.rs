@@ -19,6 +19,9 @@ struct Stored {
     /// The server's release key, hex: agent upgrades must be signed with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     release_key: Option<String>,
+    /// The server's action key, hex: actions must be signed with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    action_key: Option<String>,
 }
 
 pub struct Identity {
@@ -27,6 +30,8 @@ pub struct Identity {
     key: SigningKey,
     /// The server's release key (hex), from enrollment.
     pub release_key: Option<String>,
+    /// The server's action key (hex), from enrollment.
+    pub action_key: Option<String>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -50,7 +55,7 @@ fn path(state: &Path) -> PathBuf {
 
 impl Identity {
     pub fn new(server: String, host_id: i64, key: SigningKey) -> Self {
-        Self { server, host_id, key, release_key: None }
+        Self { server, host_id, key, release_key: None, action_key: None }
     }
 
     /// The identity in `state`, if the agent is enrolled.
@@ -70,6 +75,7 @@ impl Identity {
             host_id: s.host_id,
             key: SigningKey::from_bytes(&bytes),
             release_key: s.release_key,
+            action_key: s.action_key,
         }))
     }
 
@@ -81,6 +87,7 @@ impl Identity {
             host_id: self.host_id,
             key: hex::encode(self.key.to_bytes()),
             release_key: self.release_key.clone(),
+            action_key: self.action_key.clone(),
         };
         let text = toml::to_string(&s).map_err(std::io::Error::other)?;
         let tmp = path(state).with_extension("tmp");

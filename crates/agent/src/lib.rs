@@ -10,6 +10,7 @@ pub mod config;
 pub mod events;
 pub mod identity;
 pub mod inventory;
+pub mod runner;
 pub mod settings;
 pub mod spool;
 pub mod upgrade;

@@ -145,6 +145,7 @@ fn main() -> anyhow::Result<()> {
             let mut inventory_due = 0;
             let mut system_events = leitstand_agent::events::SystemEvents::open(&config.state_dir);
             let mut events_due = 0;
+            let mut runner = leitstand_agent::runner::Runner::open(&config.state_dir);
             // The checklist is sent when a result changes, and once a day.
             let mut checklist_sent: Option<(i64, Vec<leitstand_proto::checklist::CheckResult>)> = None;
             loop {
@@ -190,6 +191,12 @@ fn main() -> anyhow::Result<()> {
                         checklist_sent = Some((at_ms, results));
                     }
                 }
+                // Reports of actions that ended go out with this round's batch;
+                // the inventory is read again to show what is pending now.
+                for report in runner.finished() {
+                    spool.append(&Record::Action { report })?;
+                    inventory_due = 0;
+                }
                 for r in spool.take_losses(at_ms).unwrap_or_default() {
                     tracing::warn!(?r, "spool losses");
                     spool.append(&r)?;
@@ -212,6 +219,14 @@ fn main() -> anyhow::Result<()> {
                         }
                         Err(e) => tracing::error!(error = %e, "batch not accepted; will retry"),
                     }
+                    runner.offer(up.actions());
+                    let ctx = leitstand_agent::runner::Context {
+                        action_key: up.identity().action_key.clone(),
+                        host: up.identity().host_id,
+                        allow: config.allow_actions.clone(),
+                        root: cli.root.clone(),
+                    };
+                    runner.start_next(&ctx);
                     if let Some(pushed) = up.settings() {
                         match running.apply(pushed) {
                             Ok(true) => tracing::info!(
@@ -222,7 +237,9 @@ fn main() -> anyhow::Result<()> {
                             Err(reason) => tracing::error!(%reason, "settings from the server refused"),
                         }
                     }
-                    if let Some(offer) = up.upgrade().filter(|o| !trial && upgrader.worth_trying(o)).cloned() {
+                    // No upgrade while an action runs: the new build would find it cut off.
+                    let upgrade = up.upgrade().filter(|o| !trial && !runner.busy() && upgrader.worth_trying(o));
+                    if let Some(offer) = upgrade.cloned() {
                         tracing::info!(version = %offer.version, "the server offers another agent build; trying it");
                         let (server, key) = (up.identity().server.clone(), up.identity().release_key.clone());
                         let Err(reason) = upgrader.upgrade(up.http(), &server, &offer, key.as_deref());

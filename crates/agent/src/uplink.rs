@@ -5,6 +5,7 @@
 
 use crate::identity::{new_key, public_hex, Identity};
 use crate::spool::Spool;
+use leitstand_proto::actions::SignedAction;
 use leitstand_proto::{
     Ack, AgentBuild, AgentError, AgentSettings, AgentUpgrade, Batch, EnrollRequest, EnrollResponse, Sequenced,
     PROTOCOL_VERSION,
@@ -113,6 +114,7 @@ pub fn enroll_with(
         .map_err(|e| SendError::Rejected { status: 200, message: e.to_string() })?;
     let mut identity = Identity::new(server.trim_end_matches('/').to_owned(), resp.host_id, key);
     identity.release_key = resp.release_key.clone();
+    identity.action_key = resp.action_key.clone();
     Ok((identity, resp))
 }
 
@@ -123,6 +125,8 @@ pub struct Uplink {
     settings: Option<AgentSettings>,
     /// The build offered with the latest acknowledgement, if any.
     upgrade: Option<AgentUpgrade>,
+    /// Signed actions of the latest acknowledgement.
+    actions: Vec<SignedAction>,
     /// The build this agent runs, told to the server with each batch.
     build: Option<AgentBuild>,
     /// Most records per batch.
@@ -138,6 +142,7 @@ impl Uplink {
             http: http(),
             settings: None,
             upgrade: None,
+            actions: Vec::new(),
             build: None,
             max_records: 500,
             max_bytes: 512 * 1024,
@@ -153,6 +158,12 @@ impl Uplink {
     /// The build the server offered with its latest acknowledgement.
     pub fn upgrade(&self) -> Option<&AgentUpgrade> {
         self.upgrade.as_ref()
+    }
+
+    /// The actions the server sent with its latest acknowledgement (sent
+    /// again until reported; the runner runs each id once).
+    pub fn actions(&self) -> &[SignedAction] {
+        &self.actions
     }
 
     /// The client this uplink speaks through.
@@ -213,6 +224,7 @@ impl Uplink {
                 self.settings = ack.settings.clone();
             }
             self.upgrade = ack.upgrade.clone();
+            self.actions = ack.actions;
             spool.ack(ack.up_to).map_err(|e| SendError::Rejected { status: 0, message: format!("spool: {e}") })?;
             sent += n;
         }

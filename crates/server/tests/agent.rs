@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{relay, TestApp};
+use common::{agent_binary, relay, TestApp};
 use leitstand_agent::identity::Identity;
 use leitstand_agent::spool::{Spool, SpoolLimits};
 use leitstand_agent::uplink::{self, SendError, Uplink};
@@ -259,13 +259,6 @@ async fn an_enrollment_token_enrols_one_host_only() {
 }
 
 /// The agent binary, built by the same `cargo test --workspace` run.
-fn agent_binary() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?; // target/debug/deps/.. → target/debug
-    let bin = dir.join("leitstand-agent");
-    bin.exists().then_some(bin)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_process_enrols_collects_and_delivers() {
     let Some(bin) = agent_binary() else {

@@ -323,3 +323,70 @@ async fn patch_jobs_run_on_the_customers_order_in_the_window_ring_by_ring() {
         assert!(actions.contains(&a), "{a} audited: {actions:?}");
     }
 }
+
+/// The real agent process: it enrols, receives the pilot's action with its
+/// acknowledgement, runs it on its own thread against the root it was given
+/// (an empty one here: nothing installed, nothing changed; the real apt run
+/// is `crates/agent/tests/apt.rs`), and its report comes back in a batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_process_runs_the_action_it_is_sent_and_reports_it() {
+    let Some(bin) = common::agent_binary() else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "leitstand-agent not built next to the tests");
+        eprintln!("SKIPPED: build leitstand-agent first (cargo build -p leitstand-agent)");
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap().await;
+    let t = app.tenant(&admin, "Kunde A GmbH").await;
+    app.user(&admin, t, "anna", "customer_admin").await;
+    app.services.set_patch_window(&admin, t, "Mo-So 00:00-24:00").await.expect("window");
+    let token = app.services.create_enroll_token(&admin, t).await.expect("token").token;
+    let state = tempfile::tempdir().expect("state");
+    let root = tempfile::tempdir().expect("root");
+    let config = state.path().join("agent.toml");
+    std::fs::write(&config, "interval_secs = 5\nallow_actions = [\"apply_updates\"]\n").expect("config");
+    let run = |args: Vec<String>| {
+        let (bin, config, state) = (bin.clone(), config.clone(), state.path().to_owned());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(bin)
+                .arg("--config")
+                .arg(config)
+                .arg("--state")
+                .arg(state)
+                .args(args)
+                .output()
+                .expect("run agent")
+        })
+    };
+    let out =
+        run(vec!["enroll".into(), "--server".into(), app.url.clone(), "--token".into(), token]).await.expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let saved = std::fs::read_to_string(state.path().join("identity.toml")).expect("identity");
+    assert!(saved.contains(&app.services.action_public_key()), "the action key is kept: {saved}");
+    let host = app.services.hosts(&admin, Some(t)).await.expect("hosts")[0].id;
+    let job = leitstand_store::NewPatchJob {
+        tenant: t,
+        title: "openssl".into(),
+        packages: vec!["openssl".into()],
+        hosts: vec![(host, 1, vec!["openssl".into()])],
+        appointment: None,
+        created_by: "admin".into(),
+        at: app.now(),
+    };
+    let draft = leitstand_store::conformance::draft("patch.job_create", Some(t));
+    let job = app.store.create_patch_job(&leitstand_store::TenantScope::All, &job, &draft).await.expect("job").id;
+    app.services.order_patch_job(&app.actor("anna").await, job, "").await.expect("order");
+    assert_eq!(app.services.patch_round().await.expect("round").sent, 1);
+    let root_arg = root.path().display().to_string();
+    let out = run(vec!["--root".into(), root_arg, "run".into(), "--rounds".into(), "3".into()]).await.expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, hosts) = app.store.patch_job(&leitstand_store::TenantScope::All, job).await.expect("job");
+    assert_eq!(hosts[0].state, leitstand_domain::patch::HostState::RolledBack, "{:?}", hosts[0]);
+    assert!(hosts[0].detail.contains("openssl: not installed"), "{}", hosts[0].detail);
+    app.services.patch_round().await.expect("round");
+    let (job, _) = app.store.patch_job(&leitstand_store::TenantScope::All, job).await.expect("job");
+    assert_eq!(job.state, leitstand_domain::patch::JobState::Stopped);
+    let ran: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.path().join("actions.json")).expect("actions.json")).expect("json");
+    assert_eq!(ran[hosts[0].id.to_string()], "reported");
+}

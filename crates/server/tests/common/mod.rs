@@ -396,3 +396,11 @@ pub fn datagram(peer: &str, line: &str) -> leitstand_service::Datagram {
         tls: false,
     }
 }
+
+/// The agent binary built next to the tests, if it is.
+pub fn agent_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?; // target/debug/deps/.. → target/debug
+    let bin = dir.join("leitstand-agent");
+    bin.exists().then_some(bin)
+}
