@@ -196,8 +196,15 @@ impl Driver {
 
     /// Signs in through the form as the bootstrapped admin.
     async fn sign_in_as_admin(&self, app: &TestApp) {
+        self.sign_in_as(app, "admin").await;
+    }
+
+    /// Signs in through the form as `name`, after forgetting any session.
+    async fn sign_in_as(&self, app: &TestApp, name: &str) {
         self.go(&app.at("/login")).await;
-        self.fill("input[name=name]", "admin").await;
+        self.cmd(reqwest::Method::DELETE, "/cookie", None).await;
+        self.go(&app.at("/login")).await;
+        self.fill("input[name=name]", name).await;
         self.fill("input[name=password]", common::PASSWORD).await;
         self.click("button.primary").await;
         self.wait_for_path("/app").await;
@@ -840,4 +847,157 @@ async fn the_vulnerability_pages_show_findings_by_severity_and_accept_one() {
     d.go(&app.at(&format!("/app/hosts/{web}/inventory/updates"))).await;
     assert!(d.source().await.contains("bookworm-security"));
     d.shot("host_updates").await;
+}
+
+#[tokio::test]
+async fn a_patch_job_is_planned_ordered_by_the_customer_and_shows_each_hosts_outcome() {
+    use leitstand_proto::actions::{ActionReport, Outcome, PackageChange};
+    use leitstand_proto::inventory::{Item, Section, SectionReport, Update};
+    let Some(d) = Driver::start().await else { return };
+    let app = TestApp::spawn().await;
+    // Tuesday 24 November 2026, 12:00 in Berlin.
+    let noon: jiff::Timestamp = "2026-11-24T11:00:00Z".parse().expect("time");
+    app.clock.set(noon);
+    let admin = app.bootstrap().await;
+    let tenant = app.tenant(&admin, "Stadtwerke Musterstadt GmbH").await;
+    app.user(&admin, tenant, "anna", "customer_admin").await;
+    app.services.set_patch_window(&admin, tenant, "Di 22:00-02:00, Sa 06:00-10:00").await.expect("window");
+    let update = |name: &str, installed: &str, candidate: &str, security: bool| {
+        Item::Update(Update {
+            name: name.into(),
+            arch: "amd64".into(),
+            installed: installed.into(),
+            candidate: candidate.into(),
+            origin: "deb.debian.org/debian-security bookworm-security/main".into(),
+            security,
+            manager: "dpkg".into(),
+        })
+    };
+    let mut ids = std::collections::HashMap::new();
+    for name in ["web-01", "web-02", "db-01", "files-old"] {
+        let os = if name == "files-old" { "Debian GNU/Linux 10 (buster)" } else { "Debian GNU/Linux 12 (bookworm)" };
+        let (id, _) = app.host_on(&admin, tenant, name, os).await;
+        ids.insert(name, id);
+        let items = vec![
+            update("openssl", "3.0.15-1~deb12u1", "3.0.17-1~deb12u2", true),
+            update("libssl3", "3.0.15-1~deb12u1", "3.0.17-1~deb12u2", true),
+            update("tzdata", "2024a-0+deb12u1", "2025b-0+deb12u1", false),
+        ];
+        let report = SectionReport {
+            section: Section::Updates,
+            full: true,
+            items,
+            removed: vec![],
+            error: None,
+            truncated: 0,
+            more: false,
+        };
+        let record = leitstand_proto::Record::Inventory { at_ms: app.now().as_millisecond(), sections: vec![report] };
+        let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
+        let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 1, record }]);
+        app.services.ingest_batch(&host, batch, None).await.expect("updates");
+    }
+    let scan = leitstand_store::HostScan {
+        host: leitstand_domain::HostId(ids["files-old"]),
+        tenant,
+        release: Some("Debian 10 (buster)".into()),
+        end_of_support: Some("2024-06-30".into()),
+        out_of_support: true,
+        packages: 0,
+        problem: None,
+        findings: vec![],
+        at: app.now(),
+        software_at: app.now(),
+        advisories_at: app.now(),
+    };
+    app.store.save_scan(&scan).await.expect("scan");
+
+    // The provider plans: security updates are preselected, the old release is flagged.
+    d.size(1280, 1100).await;
+    d.sign_in_as_admin(&app).await;
+    d.script(&format!(
+        "const s = document.querySelector('#tenant-switch'); s.value = '{}'; s.form.submit();",
+        tenant.0
+    ))
+    .await;
+    d.wait_for_source("selected=\"\">Stadtwerke Musterstadt GmbH").await;
+    d.go(&app.at("/app/patches/new")).await;
+    assert!(d.text("#hosts").await.contains("ohne Support"), "buster is flagged");
+    assert!(d.source().await.contains(
+        "name=\"host_{}\" id=\"host_{}\" value=\"1\" disabled".replace("{}", &ids["files-old"].to_string()).as_str()
+    ));
+    d.shot("patch_new").await;
+    d.fill("#job_form input[name=title]", "OpenSSL-Sicherheitsupdate").await;
+    d.click("#job_form button[type=submit]").await;
+    d.wait_for(|u| u.contains("ok=msg-patch-planned"), "the job planned").await;
+    assert!(d.text("#job_state").await.contains("wartet auf Beauftragung"));
+    let job: i64 = d.url().await.rsplit('/').next().and_then(|s| s.split('?').next()?.parse().ok()).expect("job id");
+
+    // The customer's administrator orders it.
+    d.sign_in_as(&app, "anna").await;
+    d.go(&app.at(&format!("/app/patches/{job}"))).await;
+    d.wait_for_source("order_form").await;
+    d.shot("patch_order").await;
+    d.click("#order_form button").await;
+    d.wait_for(|u| u.contains("ok=msg-patch-ordered"), "the order placed").await;
+    assert!(d.text("#job_order").await.contains("anna"));
+
+    // In the window: the pilot succeeds, then one host rolls back.
+    app.clock.set("2026-11-24T21:10:00Z".parse().expect("time"));
+    app.services.patch_round().await.expect("round");
+    let mut seq = 1;
+    let mut report = |name: &str, outcome: Outcome| {
+        seq += 1;
+        let app = &app;
+        let ids = &ids;
+        let name = name.to_owned();
+        async move {
+            let host = app.store.host_for_agent(leitstand_domain::HostId(ids[name.as_str()])).await.expect("host");
+            let beat = leitstand_proto::Record::Heartbeat { at_ms: app.now().as_millisecond() };
+            let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq, record: beat }]);
+            let (ack, _) = app.services.ingest_batch(&host, batch, None).await.expect("beat");
+            let action = ack.actions.first().expect("an action").clone();
+            let after = if outcome == Outcome::Succeeded { "3.0.17-1~deb12u2" } else { "3.0.15-1~deb12u1" };
+            let detail = if outcome == Outcome::Succeeded {
+                "before: libssl3 3.0.15-1~deb12u1, openssl 3.0.15-1~deb12u1\n$ apt-get -y -q install --only-upgrade libssl3 openssl\n  Setting up openssl (3.0.17-1~deb12u2) ...\n  → exit 0\n"
+            } else {
+                "before: libssl3 3.0.15-1~deb12u1, openssl 3.0.15-1~deb12u1\n$ apt-get -y -q install --only-upgrade libssl3 openssl\n  dpkg: error processing package openssl (--configure):\n  → exit 100\nthe update failed; restoring the previous versions\n$ apt-get -y -q install --allow-downgrades libssl3=3.0.15-1~deb12u1 openssl=3.0.15-1~deb12u1\n  → exit 0\nprevious versions restored\n"
+            };
+            let packages = ["libssl3", "openssl"]
+                .iter()
+                .map(|p| PackageChange {
+                    name: (*p).into(),
+                    before: Some("3.0.15-1~deb12u1".into()),
+                    after: Some(after.into()),
+                })
+                .collect();
+            let r = ActionReport {
+                id: action.id,
+                outcome,
+                detail: detail.into(),
+                packages,
+                finished_ms: app.now().as_millisecond(),
+            };
+            let record = leitstand_proto::Record::Action { report: r };
+            let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: seq + 100, record }]);
+            app.services.ingest_batch(&host, batch, None).await.expect("report");
+        }
+    };
+    report("db-01", Outcome::Succeeded).await;
+    app.services.patch_round().await.expect("round");
+    report("web-01", Outcome::RolledBack).await;
+    report("web-02", Outcome::Succeeded).await;
+    app.services.patch_round().await.expect("round");
+
+    d.sign_in_as_admin(&app).await;
+    d.go(&app.at(&format!("/app/patches/{job}"))).await;
+    assert!(d.text("#job_state").await.contains("angehalten"));
+    let hosts = d.text("#job_hosts").await;
+    assert!(hosts.contains("zurückgerollt") && hosts.contains("aktualisiert"), "{hosts}");
+    d.script("document.querySelectorAll('#job_hosts details').forEach(e => e.open = true)").await;
+    d.shot("patch_job").await;
+    d.go(&app.at("/app/patches")).await;
+    assert!(d.text("#jobs").await.contains("OpenSSL-Sicherheitsupdate"));
+    assert!(d.source().await.contains("class=\"pg-ok\""));
+    d.shot("patches").await;
 }

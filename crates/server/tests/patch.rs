@@ -11,7 +11,7 @@
 mod common;
 
 use common::TestApp;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use leitstand_domain::{HostId, TenantId};
 use leitstand_proto::actions::{ActionReport, Outcome, PackageChange, SignedAction};
 use leitstand_proto::inventory::{Item, Section, SectionReport, Update};
