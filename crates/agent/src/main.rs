@@ -66,10 +66,8 @@ fn host_facts(root: &std::path::Path) -> (String, String) {
         .or_else(|_| std::fs::read_to_string(root.join("etc/hostname")))
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "unknown".into());
-    let os = std::fs::read_to_string(root.join("etc/os-release"))
-        .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).map(|v| v.trim_matches('"').to_owned()))
-        .unwrap_or_else(|| "Linux".into());
+    let os = leitstand_agent::inventory::system::pretty_name(root);
+    let os = if os.is_empty() { "Linux".into() } else { os };
     (name, os)
 }
 

@@ -161,6 +161,10 @@ pub struct SystemFacts {
     /// Boot time, Unix seconds.
     pub booted: i64,
     pub kernel: String,
+    /// The operating system's `PRETTY_NAME` (os-release), so a release
+    /// upgrade is seen without enrolling again.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub os: String,
 }
 
 /// A pending update of an installed package (PATCH-1): the version the
@@ -569,7 +573,9 @@ mod tests {
 
     #[test]
     fn host_restarted_when_the_boot_id_changes() {
-        let boot = |id: &str| Item::System(SystemFacts { boot_id: id.into(), booted: 1, kernel: "6.1".into() });
+        let boot = |id: &str| {
+            Item::System(SystemFacts { boot_id: id.into(), booted: 1, kernel: "6.1".into(), os: String::new() })
+        };
         assert_eq!(changes(Some(&boot("a")), Some(&boot("b")))[0].kind, "host.restarted");
         assert!(changes(Some(&boot("a")), Some(&boot("a"))).is_empty());
     }

@@ -366,6 +366,7 @@ col-members = Mitglieder
 col-boot-id = Boot-ID
 col-booted = Gestartet am
 col-kernel = Kernel
+col-os = Betriebssystem
 tab-system = System
 action-all-events = Alle Ereignisse
 label-events-auth = Anmeldungen, su und sudo

@@ -366,6 +366,7 @@ col-members = Members
 col-boot-id = Boot id
 col-booted = Booted
 col-kernel = Kernel
+col-os = Operating system
 tab-system = System
 action-all-events = All events
 label-events-auth = Sign-ins, su and sudo

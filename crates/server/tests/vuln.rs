@@ -306,3 +306,27 @@ async fn the_pages_show_findings_hosts_a_finding_and_the_feeds() {
         .expect("t");
     assert!(csv.contains("CVE-2024-6387"), "{csv}");
 }
+
+/// A release upgrade is seen from the agent's system facts, not only at
+/// enrollment: the host's OS follows, and the next scan uses the new release.
+#[tokio::test]
+async fn the_host_os_follows_what_the_agent_reads() {
+    let (_dir, app, _admin, _t, web) = lab().await;
+    let facts = |os: &str| {
+        Item::System(leitstand_proto::inventory::SystemFacts {
+            boot_id: "b1".into(),
+            booted: 1,
+            kernel: "6.12.0".into(),
+            os: os.into(),
+        })
+    };
+    section(&app, web, 1, Section::System, vec![facts("Debian GNU/Linux 13 (trixie)\u{7}")]).await;
+    let host = app.store.host_for_agent(HostId(web)).await.expect("host");
+    assert_eq!(host.os, "Debian GNU/Linux 13 (trixie)", "control characters dropped");
+    // An agent that does not say keeps what is known.
+    section(&app, web, 2, Section::System, vec![facts("")]).await;
+    assert_eq!(app.store.host_for_agent(HostId(web)).await.expect("host").os, "Debian GNU/Linux 13 (trixie)");
+    software(&app, web, 3, vec![package("openssh-server", "1:10.0p1-5", "openssh")]).await;
+    let due = app.store.scan_targets(jiff::Timestamp::UNIX_EPOCH, 10).await.expect("targets");
+    assert_eq!(due.iter().find(|t| t.host.0 == web).map(|t| t.os.as_str()), Some("Debian GNU/Linux 13 (trixie)"));
+}

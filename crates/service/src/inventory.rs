@@ -49,6 +49,12 @@ pub(crate) fn checked(seq: u64, at_ms: i64, mut reports: Vec<SectionReport>) -> 
         if let Some(e) = &mut r.error {
             truncate_text(e, MAX_ERROR);
         }
+        for item in &mut r.items {
+            if let leitstand_proto::inventory::Item::System(f) = item {
+                // As at enrollment: printable, at most 200 characters.
+                f.os = f.os.trim().chars().filter(|c| !c.is_control()).take(200).collect();
+            }
+        }
     }
     Ok(InventoryUpdate { seq, at, reports })
 }

@@ -54,6 +54,19 @@ pub(crate) async fn apply(
         }
         let baseline = known.and_then(|k| k.0).is_none();
         apply_report(conn, tenant, host, at, r, baseline, emitted).await?;
+        // The OS the agent reads now replaces the one named at enrollment.
+        for item in &r.items {
+            if let leitstand_proto::inventory::Item::System(f) = item {
+                if !f.os.is_empty() {
+                    sqlx::query("UPDATE hosts SET os = $1 WHERE id = $2 AND os <> $1")
+                        .bind(&f.os)
+                        .bind(host)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(map_err)?;
+                }
+            }
+        }
         sqlx::query(
             "INSERT INTO inventory_sections (tenant_id, host_id, section, updated_at, truncated) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host_id, section) \

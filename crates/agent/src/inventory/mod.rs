@@ -16,7 +16,7 @@ mod ports;
 mod processes;
 mod services;
 mod software;
-mod system;
+pub mod system;
 mod updates;
 
 pub use accounts::{Groups, Users};

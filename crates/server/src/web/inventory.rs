@@ -60,7 +60,7 @@ pub fn columns(section: Section) -> &'static [&'static str] {
         Section::Processes => &["pid", "name", "user", "started", "cmdline", "ppid"],
         Section::Users => &["name", "uid", "gid", "groups", "admin", "locked", "shell", "home"],
         Section::Groups => &["name", "gid", "members"],
-        Section::System => &["boot-id", "booted", "kernel"],
+        Section::System => &["boot-id", "booted", "kernel", "os"],
         Section::Updates => &["name", "installed", "candidate", "security", "origin", "arch", "manager"],
     }
 }
@@ -116,7 +116,7 @@ pub fn cells(p: &Page, item: &Item) -> Vec<String> {
             x.home.clone(),
         ],
         Item::Group(x) => vec![x.name.clone(), x.gid.to_string(), x.members.join(", ")],
-        Item::System(x) => vec![x.boot_id.clone(), unix_time(p, x.booted), x.kernel.clone()],
+        Item::System(x) => vec![x.boot_id.clone(), unix_time(p, x.booted), x.kernel.clone(), x.os.clone()],
         Item::Update(x) => vec![
             x.name.clone(),
             x.installed.clone(),
