@@ -272,20 +272,7 @@ async fn the_agent_process_enrols_collects_and_delivers() {
     let state = tempfile::tempdir().expect("state");
     let config = state.path().join("agent.toml");
     std::fs::write(&config, "interval_secs = 5\n").expect("config");
-    let run = |args: Vec<String>| {
-        let bin = bin.clone();
-        let (config, state) = (config.clone(), state.path().to_owned());
-        blocking(move || {
-            std::process::Command::new(bin)
-                .arg("--config")
-                .arg(config)
-                .arg("--state")
-                .arg(state)
-                .args(args)
-                .output()
-                .expect("run agent")
-        })
-    };
+    let run = |args: Vec<String>| common::run_agent(&bin, &config, state.path(), args);
     let out = run(vec!["enroll".into(), "--server".into(), app.url.clone(), "--token".into(), token]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("enrolled as host"));

@@ -852,7 +852,7 @@ async fn the_vulnerability_pages_show_findings_by_severity_and_accept_one() {
 #[tokio::test]
 async fn a_patch_job_is_planned_ordered_by_the_customer_and_shows_each_hosts_outcome() {
     use leitstand_proto::actions::{ActionReport, Outcome, PackageChange};
-    use leitstand_proto::inventory::{Item, Section, SectionReport, Update};
+    use leitstand_proto::inventory::{Section, SectionReport};
     let Some(d) = Driver::start().await else { return };
     let app = TestApp::spawn().await;
     // Tuesday 24 November 2026, 12:00 in Berlin.
@@ -862,17 +862,7 @@ async fn a_patch_job_is_planned_ordered_by_the_customer_and_shows_each_hosts_out
     let tenant = app.tenant(&admin, "Stadtwerke Musterstadt GmbH").await;
     app.user(&admin, tenant, "anna", "customer_admin").await;
     app.services.set_patch_window(&admin, tenant, "Di 22:00-02:00, Sa 06:00-10:00").await.expect("window");
-    let update = |name: &str, installed: &str, candidate: &str, security: bool| {
-        Item::Update(Update {
-            name: name.into(),
-            arch: "amd64".into(),
-            installed: installed.into(),
-            candidate: candidate.into(),
-            origin: "deb.debian.org/debian-security bookworm-security/main".into(),
-            security,
-            manager: "dpkg".into(),
-        })
-    };
+    let update = common::pending_update;
     let mut ids = std::collections::HashMap::new();
     for name in ["web-01", "web-02", "db-01", "files-old"] {
         let os = if name == "files-old" { "Debian GNU/Linux 10 (buster)" } else { "Debian GNU/Linux 12 (bookworm)" };

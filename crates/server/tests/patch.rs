@@ -14,7 +14,7 @@ use common::TestApp;
 use jiff::Timestamp;
 use leitstand_domain::{HostId, TenantId};
 use leitstand_proto::actions::{ActionReport, Outcome, PackageChange, SignedAction};
-use leitstand_proto::inventory::{Item, Section, SectionReport, Update};
+use leitstand_proto::inventory::{Item, Section, SectionReport};
 use leitstand_proto::{Batch, Record, Sequenced};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -29,15 +29,7 @@ fn berlin(day: u8, hour: i8, minute: i8) -> Timestamp {
 }
 
 fn update(name: &str, security: bool) -> Item {
-    Item::Update(Update {
-        name: name.into(),
-        arch: "amd64".into(),
-        installed: "3.0.15-1~deb12u1".into(),
-        candidate: "3.0.16-1~deb12u1".into(),
-        origin: "deb.debian.org/debian-security bookworm-security/main".into(),
-        security,
-        manager: "dpkg".into(),
-    })
+    common::pending_update(name, "3.0.15-1~deb12u1", "3.0.16-1~deb12u1", security)
 }
 
 /// The test's agents: each host's next sequence number.
@@ -345,21 +337,8 @@ async fn the_agent_process_runs_the_action_it_is_sent_and_reports_it() {
     let root = tempfile::tempdir().expect("root");
     let config = state.path().join("agent.toml");
     std::fs::write(&config, "interval_secs = 5\nallow_actions = [\"apply_updates\"]\n").expect("config");
-    let run = |args: Vec<String>| {
-        let (bin, config, state) = (bin.clone(), config.clone(), state.path().to_owned());
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(bin)
-                .arg("--config")
-                .arg(config)
-                .arg("--state")
-                .arg(state)
-                .args(args)
-                .output()
-                .expect("run agent")
-        })
-    };
-    let out =
-        run(vec!["enroll".into(), "--server".into(), app.url.clone(), "--token".into(), token]).await.expect("run");
+    let run = |args: Vec<String>| common::run_agent(&bin, &config, state.path(), args);
+    let out = run(vec!["enroll".into(), "--server".into(), app.url.clone(), "--token".into(), token]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let saved = std::fs::read_to_string(state.path().join("identity.toml")).expect("identity");
     assert!(saved.contains(&app.services.action_public_key()), "the action key is kept: {saved}");
@@ -378,7 +357,7 @@ async fn the_agent_process_runs_the_action_it_is_sent_and_reports_it() {
     app.services.order_patch_job(&app.actor("anna").await, job, "").await.expect("order");
     assert_eq!(app.services.patch_round().await.expect("round").sent, 1);
     let root_arg = root.path().display().to_string();
-    let out = run(vec!["--root".into(), root_arg, "run".into(), "--rounds".into(), "3".into()]).await.expect("run");
+    let out = run(vec!["--root".into(), root_arg, "run".into(), "--rounds".into(), "3".into()]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (_, hosts) = app.store.patch_job(&leitstand_store::TenantScope::All, job).await.expect("job");
     assert_eq!(hosts[0].state, leitstand_domain::patch::HostState::RolledBack, "{:?}", hosts[0]);

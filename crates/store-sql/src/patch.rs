@@ -282,14 +282,11 @@ impl PatchStore for SqlStore {
         if before.state.is_final() {
             return Err(StoreError::Conflict("job_state"));
         }
-        let waiting: Vec<(i64,)> =
-            sqlx::query_as("SELECT id FROM patch_job_hosts WHERE job_id = $1 AND state = 'waiting'")
-                .bind(id)
-                .fetch_all(&mut *tx.conn)
-                .await
-                .map_err(map_err)?;
-        let waiting: Vec<i64> = waiting.into_iter().map(|(w,)| w).collect();
-        set_hosts(&mut tx.conn, id, &waiting, "waiting", HostState::Skipped).await?;
+        sqlx::query("UPDATE patch_job_hosts SET state = 'skipped' WHERE job_id = $1 AND state = 'waiting'")
+            .bind(id)
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
         sqlx::query("UPDATE patch_jobs SET state = $1, finished_at = $2 WHERE id = $3")
             .bind(JobState::Cancelled.as_str())
             .bind(ms(at))

@@ -404,3 +404,48 @@ pub fn agent_binary() -> Option<std::path::PathBuf> {
     let bin = dir.join("leitstand-agent");
     bin.exists().then_some(bin)
 }
+
+/// Runs the agent binary with its configuration and state directory.
+pub async fn run_agent(
+    bin: &std::path::Path,
+    config: &std::path::Path,
+    state: &std::path::Path,
+    args: Vec<String>,
+) -> std::process::Output {
+    let (bin, config, state) = (bin.to_owned(), config.to_owned(), state.to_owned());
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin)
+            .arg("--config")
+            .arg(config)
+            .arg("--state")
+            .arg(state)
+            .args(args)
+            .output()
+            .expect("run agent")
+    })
+    .await
+    .expect("agent task")
+}
+
+/// A pending update from bookworm's security suite (or its main suite).
+pub fn pending_update(
+    name: &str,
+    installed: &str,
+    candidate: &str,
+    security: bool,
+) -> leitstand_proto::inventory::Item {
+    leitstand_proto::inventory::Item::Update(leitstand_proto::inventory::Update {
+        name: name.into(),
+        arch: "amd64".into(),
+        installed: installed.into(),
+        candidate: candidate.into(),
+        origin: if security {
+            "deb.debian.org/debian-security bookworm-security/main"
+        } else {
+            "deb.debian.org/debian bookworm/main"
+        }
+        .into(),
+        security,
+        manager: "dpkg".into(),
+    })
+}
