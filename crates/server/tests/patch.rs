@@ -287,6 +287,18 @@ async fn patch_jobs_run_on_the_customers_order_in_the_window_ring_by_ring() {
     assert_eq!(state, "stopped");
     assert_eq!(hosts, pairs(&[("web-01", "succeeded"), ("web-02", "skipped")]));
 
+    // An appointment that passed before the order needs a new one.
+    let (_, body) =
+        call(&app, &noc, post.clone(), "/api/v1/patch-jobs", plan(vec![web2], web2, "2026-11-26T14:00")).await;
+    let job5 = body["job"]["id"].as_i64().expect("id");
+    app.clock.set(berlin(26, 18, 10));
+    let order5 = format!("/api/v1/patch-jobs/{job5}/order");
+    let (status, _) = call(&app, &anna, post.clone(), &order5, json!({})).await;
+    assert_eq!(status, 422, "the planned appointment is over");
+    let (status, body) = call(&app, &anna, post.clone(), &order5, json!({ "appointment": "2026-11-27T09:00" })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["job"]["appointment"].as_str(), Some(berlin(27, 9, 0).to_string().as_str()));
+
     // Appointments lie ahead; the customer may cancel a job it has not ordered.
     let (status, _) =
         call(&app, &noc, post.clone(), "/api/v1/patch-jobs", plan(vec![web1], web1, "2026-11-01T10:00")).await;

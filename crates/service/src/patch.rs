@@ -74,7 +74,7 @@ pub struct PatchRound {
 fn valid_package(p: &str) -> bool {
     !p.is_empty()
         && p.len() <= 100
-        && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.:_".contains(c))
+        && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.:".contains(c))
 }
 
 fn invalid(field: &'static str, code: &'static str) -> ServiceError {
@@ -267,6 +267,12 @@ impl Services {
         let tz = self.tenant_zone(job.tenant).await;
         let appointment = self.appointment(appointment, &tz)?;
         let now = self.now();
+        // A planned appointment that is over can no longer be ordered: give a new one.
+        let planned_over =
+            job.appointment.is_some_and(|a| a + jiff::SignedDuration::from_hours(patch::APPOINTMENT_HOURS) <= now);
+        if appointment.is_none() && planned_over {
+            return Err(invalid("appointment", "error-patch-appointment"));
+        }
         let order = PatchOrder {
             user: actor.user.id,
             name: actor.user.name.to_string(),
