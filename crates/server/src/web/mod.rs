@@ -219,6 +219,13 @@ pub fn render_status<T: Template>(status: StatusCode, t: &T) -> Response {
 }
 
 /// A `303 See Other` after a successful form, with a message key to show.
+/// The tenant a page works on: the one staff picked in the switcher, or a
+/// customer's own.
+pub(crate) fn own_tenant(ctx: &Ctx) -> Option<leitstand_domain::TenantId> {
+    let a = ctx.actor.as_ref()?;
+    ctx.selected_tenant.or((!a.user.role.is_staff()).then_some(a.user.tenant))
+}
+
 pub fn done(to: &str, msg: &str) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{to}{sep}ok={msg}")).into_response()

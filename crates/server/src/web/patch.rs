@@ -3,7 +3,7 @@
 //! pending updates, one job with each host's outcome, and the customer's
 //! order or cancelling.
 
-use super::{done, page, render, Page, WebResult};
+use super::{done, own_tenant, page, render, Page, WebResult};
 use crate::app::AppState;
 use crate::http::{Ctx, WebForm};
 use crate::routes::{route, Kind, RouteDef};
@@ -35,12 +35,6 @@ pub fn routes() -> Vec<RouteDef> {
         route(M::POST, "/app/patches/{job}/order", P::PatchOrder, Kind::Web, "The customer's order.", order),
         route(M::POST, "/app/patches/{job}/cancel", P::SignedIn, Kind::Web, "Cancel a patch job.", cancel),
     ]
-}
-
-/// The tenant the page works on: the picked one, or a customer's own.
-fn own_tenant(ctx: &Ctx) -> Option<TenantId> {
-    let a = ctx.actor.as_ref()?;
-    ctx.selected_tenant.or((!a.user.role.is_staff()).then_some(a.user.tenant))
 }
 
 /// A job's progress as bar widths (of 200 pixels): succeeded, failed.

@@ -3,7 +3,7 @@
 //! (release, end of support), one finding with its risk acceptance, the
 //! tenant's alarm threshold, and for the provider the advisory feeds.
 
-use super::{done, page, render, Page, WebResult};
+use super::{done, own_tenant, page, render, Page, WebResult};
 use crate::app::AppState;
 use crate::http::{Ctx, WebForm};
 use crate::routes::{route, Kind, RouteDef};
@@ -158,13 +158,6 @@ pub fn severity_label(p: &Page, s: &str) -> String {
     } else {
         p.t("label-vuln-unscored")
     }
-}
-
-/// The tenant whose threshold the page shows: the picked one, or a
-/// customer's own.
-fn own_tenant(ctx: &Ctx) -> Option<TenantId> {
-    let a = ctx.actor.as_ref()?;
-    ctx.selected_tenant.or((!a.user.role.is_staff()).then_some(a.user.tenant))
 }
 
 async fn list(State(s): State<AppState>, ctx: Ctx, Query(f): Query<FindingForm>) -> WebResult {
