@@ -179,11 +179,15 @@ impl Services {
             if h.out_of_support {
                 return Err(invalid("hosts", "error-patch-host-unsupported"));
             }
-            let mine: BTreeSet<String> =
-                h.updates.iter().filter(|u| packages.contains(&u.name)).map(|u| u.name.clone()).collect();
-            if mine.is_empty() {
+            let chosen_here: Vec<&Update> = h.updates.iter().filter(|u| packages.contains(&u.name)).collect();
+            if chosen_here.is_empty() {
                 return Err(invalid("hosts", "error-patch-host-nothing"));
             }
+            // The agent applies updates through apt only so far.
+            if chosen_here.iter().any(|u| u.manager != "dpkg") {
+                return Err(invalid("hosts", "error-patch-host-manager"));
+            }
+            let mine: BTreeSet<String> = chosen_here.iter().map(|u| u.name.clone()).collect();
             planned.push((h.host, h.name.to_lowercase(), mine.into_iter().collect()));
         }
         planned.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
