@@ -887,20 +887,7 @@ async fn a_patch_job_is_planned_ordered_by_the_customer_and_shows_each_hosts_out
         let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 1, record }]);
         app.services.ingest_batch(&host, batch, None).await.expect("updates");
     }
-    let scan = leitstand_store::HostScan {
-        host: leitstand_domain::HostId(ids["files-old"]),
-        tenant,
-        release: Some("Debian 10 (buster)".into()),
-        end_of_support: Some("2024-06-30".into()),
-        out_of_support: true,
-        packages: 0,
-        problem: None,
-        findings: vec![],
-        at: app.now(),
-        software_at: app.now(),
-        advisories_at: app.now(),
-    };
-    app.store.save_scan(&scan).await.expect("scan");
+    common::out_of_support(&app, tenant, ids["files-old"], "Debian 10 (buster)", "2024-06-30").await;
 
     // The provider plans: security updates are preselected, the old release is flagged.
     d.size(1280, 1100).await;

@@ -136,20 +136,7 @@ async fn patch_jobs_run_on_the_customers_order_in_the_window_ring_by_ring() {
         agents.send(h, Record::Inventory { at_ms: app.now().as_millisecond(), sections: vec![report] }).await;
     }
     // The scanner found old-01's release past its end of support.
-    let scan = leitstand_store::HostScan {
-        host: HostId(old),
-        tenant: t,
-        release: Some("Debian 9 (stretch)".into()),
-        end_of_support: Some("2022-06-30".into()),
-        out_of_support: true,
-        packages: 0,
-        problem: None,
-        findings: vec![],
-        at: app.now(),
-        software_at: app.now(),
-        advisories_at: app.now(),
-    };
-    app.store.save_scan(&scan).await.expect("scan");
+    common::out_of_support(&app, t, old, "Debian 9 (stretch)", "2022-06-30").await;
 
     // The window from the SLA, in German; a bad one is refused with the reason.
     let put = reqwest::Method::PUT;

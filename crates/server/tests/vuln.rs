@@ -240,20 +240,7 @@ async fn the_pages_show_findings_hosts_a_finding_and_the_feeds() {
     let (dir, app, _admin, _t, web) = lab().await;
     software(&app, web, 1, vec![package("openssh-server", "1:9.2p1-2+deb12u1", "openssh")]).await;
     let pending = |name: &str, candidate: &str, security: bool| {
-        Item::Update(leitstand_proto::inventory::Update {
-            name: name.into(),
-            arch: "amd64".into(),
-            installed: "1:9.2p1-2+deb12u1".into(),
-            candidate: candidate.into(),
-            origin: if security {
-                "deb.debian.org/debian-security bookworm-security/main"
-            } else {
-                "deb.debian.org/debian bookworm/main"
-            }
-            .into(),
-            security,
-            manager: "dpkg".into(),
-        })
+        common::pending_update(name, "1:9.2p1-2+deb12u1", candidate, security)
     };
     let updates =
         vec![pending("openssh-server", "1:9.2p1-2+deb12u3", true), pending("tzdata", "2025b-0+deb12u1", false)];

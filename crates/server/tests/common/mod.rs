@@ -449,3 +449,21 @@ pub fn pending_update(
         manager: "dpkg".into(),
     })
 }
+
+/// Stores a scan that found the host's release past its end of support.
+pub async fn out_of_support(app: &TestApp, tenant: TenantId, host: i64, release: &str, end: &str) {
+    let scan = leitstand_store::HostScan {
+        host: leitstand_domain::HostId(host),
+        tenant,
+        release: Some(release.into()),
+        end_of_support: Some(end.into()),
+        out_of_support: true,
+        packages: 0,
+        problem: None,
+        findings: vec![],
+        at: app.now(),
+        software_at: app.now(),
+        advisories_at: app.now(),
+    };
+    app.store.save_scan(&scan).await.expect("scan");
+}
