@@ -198,11 +198,7 @@ fn checked_report(seq: u64, r: leitstand_proto::actions::ActionReport) -> Result
         .map_err(|_| ServiceError::BadInput(format!("record {seq}: time {} out of range", r.finished_ms)))?;
     let mut detail = r.detail;
     if detail.len() > MAX_REPORT_DETAIL {
-        let mut cut = MAX_REPORT_DETAIL;
-        while !detail.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        detail.truncate(cut);
+        crate::inventory::truncate_text(&mut detail, MAX_REPORT_DETAIL);
         detail.push_str("\n…");
     }
     let state = match r.outcome {
@@ -700,6 +696,29 @@ impl Services {
 mod tests {
     use super::*;
     use leitstand_proto::{Sample, Sequenced};
+
+    #[test]
+    fn action_reports_are_bounded_at_the_edge() {
+        use leitstand_proto::actions::{ActionReport, Outcome, PackageChange};
+        let report = |detail: String, packages: usize| ActionReport {
+            id: 3,
+            outcome: Outcome::RolledBack,
+            detail,
+            packages: (0..packages)
+                .map(|i| PackageChange { name: format!("p{i}"), before: Some("1".into()), after: None })
+                .collect(),
+            finished_ms: 1_790_000_000_000,
+        };
+        let long = checked_report(1, report("ä".repeat(MAX_REPORT_DETAIL), 2)).unwrap();
+        assert!(long.detail.len() <= MAX_REPORT_DETAIL + 4 && long.detail.ends_with('…'), "cut, not refused");
+        assert_eq!(long.state, leitstand_domain::patch::HostState::RolledBack);
+        assert!(long.changes.contains("\"name\":\"p1\""));
+        let many = checked_report(1, report(String::new(), MAX_REPORT_PACKAGES + 1)).unwrap_err();
+        assert!(many.to_string().contains("at most 1000"), "{many}");
+        let mut bad_time = report(String::new(), 0);
+        bad_time.finished_ms = i64::MAX;
+        assert!(checked_report(1, bad_time).unwrap_err().to_string().contains("out of range"));
+    }
 
     fn batch(records: Vec<Sequenced>) -> Batch {
         Batch::new(records)

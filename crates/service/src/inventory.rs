@@ -124,7 +124,7 @@ pub(crate) fn checked_checklist(seq: u64, at_ms: i64, results: Vec<CheckResult>)
 }
 
 /// Cuts `text` to at most `max` bytes, at a character boundary.
-fn truncate_text(text: &mut String, max: usize) {
+pub(crate) fn truncate_text(text: &mut String, max: usize) {
     if text.len() > max {
         let mut cut = max;
         while !text.is_char_boundary(cut) {
