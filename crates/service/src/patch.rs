@@ -9,7 +9,7 @@ use crate::{Actor, Result, ServiceError, Services};
 use ed25519_dalek::Signer;
 use jiff::Timestamp;
 use leitstand_domain::patch::{self, JobHost, JobState, MaintenanceWindow};
-use leitstand_domain::{FieldError, HostId, Lang, Permission, TenantId};
+use leitstand_domain::{HostId, Lang, Permission, TenantId};
 use leitstand_proto::actions::{Action, SignedAction};
 use leitstand_proto::inventory::{Item, Update};
 use leitstand_store::{AuditDraft, InventorySearch, JobAdvance, NewPatchJob, PatchJob, PatchJobHost, PatchOrder};
@@ -77,10 +77,6 @@ fn valid_package(p: &str) -> bool {
         && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.:".contains(c))
 }
 
-fn invalid(field: &'static str, code: &'static str) -> ServiceError {
-    ServiceError::Invalid(vec![FieldError::new(field, code)])
-}
-
 impl Services {
     /// The tenant's maintenance window, in `lang`'s day names (empty: none).
     pub async fn patch_window(&self, actor: &Actor, tenant: TenantId, lang: Lang) -> Result<String> {
@@ -95,7 +91,7 @@ impl Services {
     pub async fn set_patch_window(&self, actor: &Actor, tenant: TenantId, text: &str) -> Result<()> {
         actor.require(Permission::TenantsManage)?;
         actor.require_tenant(tenant)?;
-        let window = MaintenanceWindow::parse(text).map_err(|_| invalid("window", "error-patch-window"))?;
+        let window = MaintenanceWindow::parse(text).map_err(|_| ServiceError::field("window", "error-patch-window"))?;
         let stored = window.describe(Lang::En);
         let audit = actor.audit(
             self.now(),
@@ -158,15 +154,15 @@ impl Services {
         actor.require_tenant(input.tenant)?;
         let packages: BTreeSet<String> = input.packages.iter().map(|p| p.trim().to_owned()).collect();
         if packages.is_empty() || packages.len() > MAX_JOB_PACKAGES || !packages.iter().all(|p| valid_package(p)) {
-            return Err(invalid("packages", "error-patch-packages"));
+            return Err(ServiceError::field("packages", "error-patch-packages"));
         }
         let chosen: BTreeSet<HostId> = input.hosts.iter().copied().collect();
         if chosen.is_empty() || chosen.len() > MAX_JOB_HOSTS {
-            return Err(invalid("hosts", "error-patch-hosts"));
+            return Err(ServiceError::field("hosts", "error-patch-hosts"));
         }
         let title = input.title.trim();
         if title.chars().count() > 200 || title.chars().any(char::is_control) {
-            return Err(invalid("title", "error-patch-title"));
+            return Err(ServiceError::field("title", "error-patch-title"));
         }
         let tz = self.tenant_zone(input.tenant).await;
         let appointment = self.appointment(&input.appointment, &tz)?;
@@ -174,25 +170,28 @@ impl Services {
         let mut planned: Vec<(HostId, String, Vec<String>)> = vec![];
         for id in &chosen {
             let Some(h) = candidates.hosts.iter().find(|h| h.host == *id) else {
-                return Err(invalid("hosts", "error-patch-host-nothing"));
+                return Err(ServiceError::field("hosts", "error-patch-host-nothing"));
             };
             if h.out_of_support {
-                return Err(invalid("hosts", "error-patch-host-unsupported"));
+                return Err(ServiceError::field("hosts", "error-patch-host-unsupported"));
             }
             let chosen_here: Vec<&Update> = h.updates.iter().filter(|u| packages.contains(&u.name)).collect();
             if chosen_here.is_empty() {
-                return Err(invalid("hosts", "error-patch-host-nothing"));
+                return Err(ServiceError::field("hosts", "error-patch-host-nothing"));
             }
             // The agent applies updates through apt only so far.
             if chosen_here.iter().any(|u| u.manager != "dpkg") {
-                return Err(invalid("hosts", "error-patch-host-manager"));
+                return Err(ServiceError::field("hosts", "error-patch-host-manager"));
             }
             let mine: BTreeSet<String> = chosen_here.iter().map(|u| u.name.clone()).collect();
             planned.push((h.host, h.name.to_lowercase(), mine.into_iter().collect()));
         }
         planned.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
         if let Some(pilot) = input.pilot {
-            let at = planned.iter().position(|p| p.0 == pilot).ok_or_else(|| invalid("pilot", "error-patch-pilot"))?;
+            let at = planned
+                .iter()
+                .position(|p| p.0 == pilot)
+                .ok_or_else(|| ServiceError::field("pilot", "error-patch-pilot"))?;
             let p = planned.remove(at);
             planned.insert(0, p);
         }
@@ -233,7 +232,7 @@ impl Services {
         if text.is_empty() {
             return Ok(None);
         }
-        let bad = || invalid("appointment", "error-patch-appointment");
+        let bad = || ServiceError::field("appointment", "error-patch-appointment");
         let local: jiff::civil::DateTime = text.replace(' ', "T").parse().map_err(|_| bad())?;
         let at = local.to_zoned(tz.clone()).map_err(|_| bad())?.timestamp();
         let now = self.now();
@@ -266,7 +265,7 @@ impl Services {
             return Err(ServiceError::Forbidden);
         }
         if job.state != JobState::AwaitingOrder {
-            return Err(invalid("state", "error-patch-state"));
+            return Err(ServiceError::field("state", "error-patch-state"));
         }
         let tz = self.tenant_zone(job.tenant).await;
         let appointment = self.appointment(appointment, &tz)?;
@@ -275,7 +274,7 @@ impl Services {
         let planned_over =
             job.appointment.is_some_and(|a| a + jiff::SignedDuration::from_hours(patch::APPOINTMENT_HOURS) <= now);
         if appointment.is_none() && planned_over {
-            return Err(invalid("appointment", "error-patch-appointment"));
+            return Err(ServiceError::field("appointment", "error-patch-appointment"));
         }
         let order = PatchOrder {
             user: actor.user.id,
@@ -297,7 +296,7 @@ impl Services {
             actor.require(Permission::PatchOrder)?;
         }
         if job.state.is_final() {
-            return Err(invalid("state", "error-patch-state"));
+            return Err(ServiceError::field("state", "error-patch-state"));
         }
         let now = self.now();
         let audit = actor.audit(
