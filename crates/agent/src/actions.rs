@@ -5,7 +5,7 @@
 //! apt, and when that fails restores the previous versions where apt can
 //! (a repository or apt's cache still has them), reporting every step.
 
-use leitstand_proto::actions::{Action, ActionReport, Outcome, PackageChange, SignedAction};
+use leitstand_proto::actions::{is_package_name, Action, ActionReport, Outcome, PackageChange, SignedAction};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -135,12 +135,7 @@ impl Apt {
     /// Updates the packages; on failure restores what was there before.
     pub fn apply_updates(&self, packages: &[String]) -> (Outcome, String, Vec<PackageChange>) {
         let mut log = String::new();
-        let valid = |p: &String| {
-            !p.is_empty()
-                && p.len() <= 100
-                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.:".contains(c))
-        };
-        if packages.is_empty() || !packages.iter().all(valid) {
+        if packages.is_empty() || !packages.iter().all(|p| is_package_name(p)) {
             return (Outcome::Refused, "no packages, or a name that is not a package name".into(), vec![]);
         }
         let before = self.versions(packages);

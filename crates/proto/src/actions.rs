@@ -25,6 +25,15 @@ impl Action {
     }
 }
 
+/// A name `apply_updates` takes: a Debian package name (lower case, digits,
+/// `+ - . :`), at most 100 bytes. The server plans with it and the agent
+/// checks it again before anything runs.
+pub fn is_package_name(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 100
+        && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.:".contains(c))
+}
+
 /// An action for one host, signed with the server's action key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedAction {

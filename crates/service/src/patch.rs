@@ -10,7 +10,7 @@ use ed25519_dalek::Signer;
 use jiff::Timestamp;
 use leitstand_domain::patch::{self, JobHost, JobState, MaintenanceWindow};
 use leitstand_domain::{HostId, Lang, Permission, TenantId};
-use leitstand_proto::actions::{Action, SignedAction};
+use leitstand_proto::actions::{is_package_name, Action, SignedAction};
 use leitstand_proto::inventory::{Item, Update};
 use leitstand_store::{AuditDraft, InventorySearch, JobAdvance, NewPatchJob, PatchJob, PatchJobHost, PatchOrder};
 use serde_json::json;
@@ -69,12 +69,6 @@ pub struct PatchRound {
     pub no_answer: u32,
     pub skipped: u32,
     pub finished: u32,
-}
-
-fn valid_package(p: &str) -> bool {
-    !p.is_empty()
-        && p.len() <= 100
-        && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.:".contains(c))
 }
 
 impl Services {
@@ -153,7 +147,7 @@ impl Services {
         actor.require(Permission::HostsManage)?;
         actor.require_tenant(input.tenant)?;
         let packages: BTreeSet<String> = input.packages.iter().map(|p| p.trim().to_owned()).collect();
-        if packages.is_empty() || packages.len() > MAX_JOB_PACKAGES || !packages.iter().all(|p| valid_package(p)) {
+        if packages.is_empty() || packages.len() > MAX_JOB_PACKAGES || !packages.iter().all(|p| is_package_name(p)) {
             return Err(ServiceError::field("packages", "error-patch-packages"));
         }
         let chosen: BTreeSet<HostId> = input.hosts.iter().copied().collect();
