@@ -81,8 +81,8 @@ impl Services {
     }
 
     /// Sets the tenant's window from the SLA, e.g. `Di 22:00-02:00`
-    /// (provider administrators).
-    pub async fn set_patch_window(&self, actor: &Actor, tenant: TenantId, text: &str) -> Result<()> {
+    /// (provider administrators); returns it as stored (English day names).
+    pub async fn set_patch_window(&self, actor: &Actor, tenant: TenantId, text: &str) -> Result<String> {
         actor.require(Permission::TenantsManage)?;
         actor.require_tenant(tenant)?;
         let window = MaintenanceWindow::parse(text).map_err(|_| ServiceError::field("window", "error-patch-window"))?;
@@ -94,7 +94,8 @@ impl Services {
             format!("tenant:{tenant}"),
             json!({"window": stored}),
         );
-        Ok(self.store.set_patch_window(actor.scope(), tenant, &stored, &audit).await?)
+        self.store.set_patch_window(actor.scope(), tenant, &stored, &audit).await?;
+        Ok(stored)
     }
 
     /// The tenant's hosts with pending updates, and the packages pending
@@ -124,9 +125,12 @@ impl Services {
         }
         let mut packages: BTreeMap<String, PendingPackage> = BTreeMap::new();
         for h in hosts.iter().filter(|h| !h.out_of_support) {
-            let names: BTreeSet<&str> = h.updates.iter().map(|u| u.name.as_str()).collect();
-            for name in names {
-                let security = h.updates.iter().any(|u| u.name == name && u.security);
+            // Per package on this host: is any of its updates (one per architecture) a security one.
+            let mut names: BTreeMap<&str, bool> = BTreeMap::new();
+            for u in &h.updates {
+                *names.entry(u.name.as_str()).or_default() |= u.security;
+            }
+            for (name, security) in names {
                 let p = packages.entry(name.to_owned()).or_insert(PendingPackage {
                     name: name.to_owned(),
                     hosts: 0,

@@ -337,7 +337,5 @@ async fn set_window(
     Path(tenant): Path<i64>,
     ApiJson(d): ApiJson<WindowDto>,
 ) -> ApiResult<WindowDto> {
-    let a = ctx.actor()?;
-    s.services.set_patch_window(a, TenantId(tenant), &d.window).await?;
-    Ok(Json(WindowDto { window: s.services.patch_window(a, TenantId(tenant), Lang::En).await? }))
+    Ok(Json(WindowDto { window: s.services.set_patch_window(ctx.actor()?, TenantId(tenant), &d.window).await? }))
 }
