@@ -310,7 +310,7 @@ async fn cross_tenant(app: TestApp) {
     let host = app.store.host_for_agent(leitstand_domain::HostId(w.b_host)).await.expect("b host");
     assert!(!host.revoked, "B's host is untouched");
     let all = leitstand_store::TenantScope::All;
-    let finding = app.store.vuln_finding(&all, w.b_finding).await.expect("b finding");
+    let finding = app.store.vuln_finding(&all, w.b_finding, app.now()).await.expect("b finding");
     assert_eq!((finding.status.as_str(), finding.accepted_reason), ("open", None), "B's finding is untouched");
     assert_eq!(
         app.store.vuln_min_score(&all, w.b).await.expect("threshold"),

@@ -339,11 +339,7 @@ impl Services {
 
     pub async fn vuln_finding(&self, actor: &Actor, id: i64) -> Result<VulnFinding> {
         actor.require(Permission::HostsRead)?;
-        let mut f = self.store.vuln_finding(actor.scope(), id).await?;
-        if f.status == "accepted" && f.accepted_until.is_some_and(|u| u < self.now()) {
-            f.status = "open".into();
-        }
-        Ok(f)
+        Ok(self.store.vuln_finding(actor.scope(), id, self.now()).await?)
     }
 
     /// Scan state of the hosts in scope.
@@ -363,7 +359,7 @@ impl Services {
         if reason.is_empty() || reason.chars().count() > 500 {
             errors.push(FieldError::new("reason", "error-accept-reason"));
         }
-        let f = self.store.vuln_finding(actor.scope(), id).await?;
+        let f = self.store.vuln_finding(actor.scope(), id, self.now()).await?;
         let tz = self.tenant_zone(f.tenant).await;
         let now = self.now();
         let today = now.to_zoned(tz.clone()).date();
@@ -393,7 +389,7 @@ impl Services {
     /// Withdraws a risk acceptance.
     pub async fn withdraw_vuln_acceptance(&self, actor: &Actor, id: i64) -> Result<VulnFinding> {
         actor.require(Permission::HostsManage)?;
-        let f = self.store.vuln_finding(actor.scope(), id).await?;
+        let f = self.store.vuln_finding(actor.scope(), id, self.now()).await?;
         let detail = serde_json::json!({"cve": f.cve, "package": f.package});
         let audit =
             actor.audit(self.now(), "vuln.withdraw_acceptance", Some(f.tenant), format!("vuln_finding:{id}"), detail);

@@ -280,9 +280,9 @@ impl VulnStore for SqlStore {
         Ok(FindingPage { total: total as u64, findings })
     }
 
-    async fn vuln_finding(&self, scope: &TenantScope, id: i64) -> Result<VulnFinding> {
+    async fn vuln_finding(&self, scope: &TenantScope, id: i64, now: Timestamp) -> Result<VulnFinding> {
         let mut tx = self.read(scope).await?;
-        let f = finding_in(&mut tx.conn, scope, id, i64::MIN).await?;
+        let f = finding_in(&mut tx.conn, scope, id, ms(now)).await?;
         tx.finish().await?;
         Ok(f)
     }

@@ -1130,7 +1130,7 @@ async fn vulnerability_scans_keep_findings_and_alarm(store: &dyn Store, a: &Tena
     assert_eq!(store.vuln_findings(&sa, &high).await.expect("score").total, 1);
 
     let id = page.findings[0].id;
-    assert!(matches!(store.vuln_finding(&sb, id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.vuln_finding(&sb, id, at(100)).await, Err(StoreError::NotFound)));
     let acc = Acceptance { reason: "host isolated until replacement".into(), until: at(100), by: "admin".into() };
     let d = draft("vuln.accept", Some(a.id));
     assert!(matches!(store.accept_vuln_risk(&sb, id, Some(&acc), &d).await, Err(StoreError::NotFound)));

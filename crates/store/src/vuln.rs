@@ -173,7 +173,8 @@ pub trait VulnStore: Send + Sync {
     /// events, which raise the tenant's "new vulnerability" alarm.
     async fn save_scan(&self, scan: &HostScan) -> Result<ScanOutcome>;
     async fn vuln_findings(&self, scope: &TenantScope, q: &FindingQuery) -> Result<FindingPage>;
-    async fn vuln_finding(&self, scope: &TenantScope, id: i64) -> Result<VulnFinding>;
+    /// One finding; an acceptance past its expiry at `now` reads as open.
+    async fn vuln_finding(&self, scope: &TenantScope, id: i64, now: Timestamp) -> Result<VulnFinding>;
     /// Accepts the risk of a finding (`Some`) or withdraws the acceptance.
     async fn accept_vuln_risk(
         &self,
