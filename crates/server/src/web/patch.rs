@@ -51,12 +51,22 @@ fn host_state(p: &Page, s: HostState) -> String {
     p.tk("label-patch-host-", &s.as_str().replace('_', "-"))
 }
 
-/// The badge class of a job's or host's state.
-fn badge(state: &str) -> &'static str {
+/// The badge class of a job's state.
+fn job_badge(state: JobState) -> &'static str {
     match state {
-        "completed" | "succeeded" => "on",
-        "stopped" | "failed" | "rolled_back" | "refused" | "no_answer" => "off",
-        "running" | "sent" | "ordered" => "warn",
+        JobState::Completed => "on",
+        JobState::Stopped => "off",
+        JobState::Ordered | JobState::Running => "warn",
+        JobState::AwaitingOrder | JobState::Cancelled => "na",
+    }
+}
+
+/// The badge class of a host's state: failures as the planner counts them.
+fn host_badge(state: HostState) -> &'static str {
+    match state {
+        HostState::Succeeded => "on",
+        s if s.is_failure() => "off",
+        HostState::Sent => "warn",
         _ => "na",
     }
 }
@@ -77,7 +87,7 @@ impl ListTpl {
         job_state(&self.p, j.state)
     }
     fn badge(&self, j: &PatchJob) -> &'static str {
-        badge(j.state.as_str())
+        job_badge(j.state)
     }
     fn bars(&self, j: &PatchJob) -> (u32, u32) {
         progress(j)
@@ -197,7 +207,7 @@ impl JobTpl {
         job_state(&self.p, self.j.state)
     }
     fn badge(&self) -> &'static str {
-        badge(self.j.state.as_str())
+        job_badge(self.j.state)
     }
     fn bars(&self) -> (u32, u32) {
         progress(&self.j)
@@ -206,7 +216,7 @@ impl JobTpl {
         host_state(&self.p, h.state)
     }
     fn host_badge(&self, h: &PatchJobHost) -> &'static str {
-        badge(h.state.as_str())
+        host_badge(h.state)
     }
     /// "name before → after" per package the agent reported.
     fn changes(&self, h: &PatchJobHost) -> Vec<String> {
