@@ -28,6 +28,9 @@ pub struct AgentConfig {
     /// none by default. Every action is also signed, expires and names its
     /// host; one not listed here is refused and reported.
     pub allow_actions: Vec<String>,
+    /// Forward the Linux audit log (`/var/log/audit/audit.log`) where
+    /// auditd writes one; on by default.
+    pub forward_audit_log: bool,
 }
 
 impl Default for AgentConfig {
@@ -41,6 +44,7 @@ impl Default for AgentConfig {
             ca_file: None,
             inventory_interval_secs: 300,
             allow_actions: Vec::new(),
+            forward_audit_log: true,
         }
     }
 }

@@ -143,6 +143,7 @@ fn main() -> anyhow::Result<()> {
             let mut inventory_due = 0;
             let mut system_events = leitstand_agent::events::SystemEvents::open(&config.state_dir);
             let mut events_due = 0;
+            let mut audit_log = leitstand_agent::events::audit::AuditLog::open(&config.state_dir);
             let mut runner = leitstand_agent::runner::Runner::open(&config.state_dir);
             // The checklist is sent when a result changes, and once a day.
             let mut checklist_sent: Option<(i64, Vec<leitstand_proto::checklist::CheckResult>)> = None;
@@ -169,6 +170,19 @@ fn main() -> anyhow::Result<()> {
                             }
                         }
                         Err(e) => tracing::warn!(error = %e, "system events not read"),
+                    }
+                    if config.forward_audit_log {
+                        match audit_log.read(&cli.root, at_ms) {
+                            Ok(lines) => {
+                                for record in leitstand_agent::events::audit::records(lines) {
+                                    spool.append(&record)?;
+                                }
+                                if let Err(e) = audit_log.commit() {
+                                    tracing::warn!(error = %e, "cannot save where the audit log stopped");
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "audit log not read"),
+                        }
                     }
                 }
                 if at_ms >= inventory_due {

@@ -146,7 +146,9 @@ fn records_of_a_real_audit_log_are_read() {
     let events: Vec<SecEvent> = text
         .split('\n')
         .filter(|l| !l.is_empty())
-        .map(|l| normalise(&syslog::SyslogLine { app: Some("auditd".into()), msg: l.into(), ..Default::default() }, &origin))
+        .map(|l| {
+            normalise(&syslog::SyslogLine { app: Some("auditd".into()), msg: l.into(), ..Default::default() }, &origin)
+        })
         .collect();
     assert!(events.iter().all(|e| e.dataset == "auditd" && !e.message.contains('\u{1d}')), "{events:?}");
     let record = |kind: &str, serial: &str| {

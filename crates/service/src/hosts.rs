@@ -156,6 +156,11 @@ fn to_rows(batch: Batch, host: HostId, at: Timestamp) -> Result<IngestBatch> {
                 action_reports.push((r.seq, checked_report(r.seq, report)?));
                 vec![]
             }
+            // Read by the SOC once the batch is stored (`soc::agent_lines`).
+            Record::Audit { lines } => {
+                crate::soc::checked_audit(r.seq, &lines)?;
+                vec![]
+            }
             // Heartbeats, drop and damage reports carry no samples; their
             // sequence still counts as stored.
             _ => vec![],
@@ -457,15 +462,7 @@ impl Services {
                 wait,
             ));
         }
-        let auth_lines: Vec<(u64, leitstand_proto::SystemEvent)> = batch
-            .records
-            .iter()
-            .filter_map(|r| match &r.record {
-                Record::Events { events } => Some(events.iter().map(move |e| (r.seq, e.clone()))),
-                _ => None,
-            })
-            .flatten()
-            .collect();
+        let agent_lines = crate::soc::agent_lines(&batch);
         let mut rows = to_rows(batch, host.id, self.now())?;
         rows.max_series = self.config.max_series_per_host;
         rows.address = address.map(str::to_owned);
@@ -479,10 +476,10 @@ impl Services {
                 "host at its series limit; new series dropped"
             );
         }
-        let fresh: Vec<_> = auth_lines.into_iter().filter(|(seq, _)| *seq > out.prior).map(|(_, e)| e).collect();
+        let fresh: Vec<_> = agent_lines.into_iter().filter(|(seq, _)| *seq > out.prior).map(|(_, l)| l).collect();
         if !fresh.is_empty() {
             // The batch is stored; a SOC failure costs only these lines' detection.
-            if let Err(e) = self.soc_agent_events(host, &fresh).await {
+            if let Err(e) = self.soc_agent_lines(host, &fresh).await {
                 tracing::warn!(host = host.id.0, error = %e, "agent lines not taken into the SOC");
             }
         }

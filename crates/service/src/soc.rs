@@ -231,6 +231,47 @@ fn agent_line(e: &leitstand_proto::SystemEvent) -> Option<SyslogLine> {
     })
 }
 
+/// Most audit-log lines in one record.
+const MAX_AUDIT_LINES: usize = 5_000;
+
+/// An agent's audit-log record, checked at the edge: bounded count and
+/// lines no longer than a syslog line.
+pub(crate) fn checked_audit(seq: u64, lines: &[String]) -> Result<()> {
+    if lines.len() > MAX_AUDIT_LINES {
+        return Err(ServiceError::BadInput(format!(
+            "record {seq}: {} audit lines; at most {MAX_AUDIT_LINES}",
+            lines.len()
+        )));
+    }
+    if let Some(long) = lines.iter().find(|l| l.len() > syslog::MAX_LINE) {
+        return Err(ServiceError::BadInput(format!(
+            "record {seq}: an audit line of {} bytes; at most {} (the agent cuts longer ones)",
+            long.len(),
+            syslog::MAX_LINE
+        )));
+    }
+    Ok(())
+}
+
+/// The lines of a batch the SOC reads, with their record's sequence: the
+/// sign-ins the agent read from the journal or auth log, and the audit
+/// log's records (which carry their own time).
+pub(crate) fn agent_lines(batch: &leitstand_proto::Batch) -> Vec<(u64, SyslogLine)> {
+    use leitstand_proto::Record;
+    let mut out = Vec::new();
+    for r in &batch.records {
+        match &r.record {
+            Record::Events { events } => out.extend(events.iter().filter_map(agent_line).map(|l| (r.seq, l))),
+            Record::Audit { lines } => out.extend(lines.iter().map(|l| {
+                let line = SyslogLine { app: Some("auditd".into()), msg: l.clone(), ..SyslogLine::default() };
+                (r.seq, line)
+            })),
+            _ => {}
+        }
+    }
+    out
+}
+
 impl Services {
     /// The loaded rule set (shipped and extra directories).
     pub fn soc_rule_set(&self) -> &RuleSet {
@@ -325,15 +366,15 @@ impl Services {
         Ok(report)
     }
 
-    /// The authentication lines an agent sent (new records only): read by
-    /// the same parsers and rules as syslog, on the host's tenant.
-    pub(crate) async fn soc_agent_events(&self, host: &Host, events: &[leitstand_proto::SystemEvent]) -> Result<()> {
+    /// The lines an agent sent (new records only): sign-ins and audit
+    /// records, read by the same parsers and rules as syslog, on the host's
+    /// tenant.
+    pub(crate) async fn soc_agent_lines(&self, host: &Host, lines: &[SyslogLine]) -> Result<()> {
         if !self.soc_booked(host.tenant).await? {
-            return Ok(()); // no SOC package: the lines stay host events only
+            return Ok(()); // no SOC package: sign-ins stay host events only
         }
         let origin = Origin { received_ms: self.now().as_millisecond(), host: Some(host.name.clone()), linux: true };
-        let items: Vec<_> =
-            events.iter().filter_map(agent_line).map(|line| (normalise(&line, &origin), None, Some(host.id))).collect();
+        let items: Vec<_> = lines.iter().map(|line| (normalise(line, &origin), None, Some(host.id))).collect();
         if items.is_empty() {
             return Ok(());
         }

@@ -9,6 +9,7 @@
 //! the spool ([`SystemEvents::commit`]), so a restart neither loses nor
 //! repeats events. The first run starts 24 hours back.
 
+pub mod audit;
 mod parse;
 
 pub use parse::parse;

@@ -28,7 +28,7 @@ pub fn looks_like(msg: &str) -> bool {
 /// value that is not such hex (quoted text was already unquoted).
 fn decoded(value: &str) -> Option<String> {
     let upper_hex = |b: &u8| b.is_ascii_digit() || (b'A'..=b'F').contains(b);
-    if value.is_empty() || value.len() % 2 != 0 || !value.as_bytes().iter().all(upper_hex) {
+    if value.is_empty() || !value.len().is_multiple_of(2) || !value.as_bytes().iter().all(upper_hex) {
         return None;
     }
     let bytes = hex::decode(value).ok()?;
@@ -39,7 +39,8 @@ fn decoded(value: &str) -> Option<String> {
 /// Whether auditd may have hex-encoded this field of a record of `kind`.
 fn encoded(kind: &str, key: &str) -> bool {
     ENCODED.contains(&key)
-        || (kind == "EXECVE" && key.strip_prefix('a').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+        || (kind == "EXECVE"
+            && key.strip_prefix('a').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
 }
 
 pub fn parse(mut e: SecEvent) -> Option<SecEvent> {
