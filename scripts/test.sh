@@ -9,6 +9,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 # Turns journal export text into real journal files for the system-events tests.
 [ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
+# rpm, dnf and a repository tool for the real dnf runs of the agent's update action.
+command -v dnf >/dev/null 2>&1 || need+=(dnf)
+command -v rpmbuild >/dev/null 2>&1 || need+=(rpm)
+command -v createrepo_c >/dev/null 2>&1 || need+=(createrepo-c)
 # A real SMTP server for the notification tests.
 /usr/bin/python3 -c "import aiosmtpd" >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 if [ ${#need[@]} -gt 0 ]; then

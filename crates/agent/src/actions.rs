@@ -2,8 +2,10 @@
 //! (signature with the server's action key, expiry, target host, the local
 //! allow-list) before anything runs, then runs it from the fixed catalogue.
 //! `apply_updates` records the installed versions first, updates through
-//! apt, and when that fails restores the previous versions where apt can
-//! (a repository or apt's cache still has them), reporting every step.
+//! the host's package manager (apt where dpkg keeps its status, dnf where the
+//! rpm database is), and when that fails restores the previous versions
+//! where the package manager can (a repository, or for apt its cache, still
+//! has them), reporting every step.
 
 use leitstand_proto::actions::{is_package_name, Action, ActionReport, Outcome, PackageChange, SignedAction};
 use std::collections::BTreeMap;
@@ -45,7 +47,7 @@ pub fn execute(
     host: i64,
     now_ms: i64,
     allow: &[String],
-    apt: &Apt,
+    tool: &dyn PackageTool,
 ) -> ActionReport {
     if let Err(why) = verify(a, action_key_hex, host, now_ms, allow) {
         return ActionReport {
@@ -57,9 +59,157 @@ pub fn execute(
         };
     }
     let (outcome, detail, packages) = match &a.action {
-        Action::ApplyUpdates { packages } => apt.apply_updates(packages),
+        Action::ApplyUpdates { packages } => apply_updates(tool, packages),
     };
     ActionReport { id: a.id, outcome, detail, packages, finished_ms: now_ms }
+}
+
+/// What `apply_updates` needs of a package manager.
+pub trait PackageTool {
+    /// Installed version of each package (`None`: not installed or only
+    /// half there).
+    fn versions(&self, packages: &[String]) -> BTreeMap<String, Option<String>>;
+    /// Updates these installed packages; `false` when that failed.
+    fn update(&self, installed: &[String], log: &mut String) -> bool;
+    /// Puts packages back at their versions; `false` when that failed.
+    fn restore(&self, changed: &[(&String, &String)], log: &mut String) -> bool;
+}
+
+/// The package manager of a root: apt where dpkg keeps its status, dnf
+/// where the rpm database is (RHEL family), apt otherwise (which then fails
+/// and says why).
+pub fn package_tool(root: &Path) -> Box<dyn PackageTool + Send> {
+    let rpm = ["var/lib/rpm", "usr/lib/sysimage/rpm"].iter().any(|d| root.join(d).is_dir());
+    if !root.join("var/lib/dpkg/status").is_file() && rpm {
+        Box::new(Dnf::new(root))
+    } else {
+        Box::new(Apt::new(root))
+    }
+}
+
+/// Updates the packages; on failure restores what was there before.
+pub fn apply_updates(tool: &dyn PackageTool, packages: &[String]) -> (Outcome, String, Vec<PackageChange>) {
+    let mut log = String::new();
+    if packages.is_empty() || !packages.iter().all(|p| is_package_name(p)) {
+        return (Outcome::Refused, "no packages, or a name that is not a package name".into(), vec![]);
+    }
+    let before = tool.versions(packages);
+    let installed: Vec<String> = before.iter().filter(|(_, v)| v.is_some()).map(|(p, _)| p.clone()).collect();
+    for (p, v) in &before {
+        if v.is_none() {
+            log.push_str(&format!("{p}: not installed, left alone\n"));
+        }
+    }
+    log.push_str(&format!(
+        "before: {}\n",
+        before.iter().filter_map(|(p, v)| v.as_ref().map(|v| format!("{p} {v}"))).collect::<Vec<_>>().join(", ")
+    ));
+    let ok = !installed.is_empty() && tool.update(&installed, &mut log);
+    let after = tool.versions(packages);
+    let changes = |after: &BTreeMap<String, Option<String>>| -> Vec<PackageChange> {
+        before
+            .iter()
+            .map(|(p, b)| PackageChange { name: p.clone(), before: b.clone(), after: after.get(p).cloned().flatten() })
+            .collect()
+    };
+    if ok {
+        return (Outcome::Succeeded, log, changes(&after));
+    }
+    // Restore every package that is no longer at its old version.
+    let changed: Vec<(&String, &String)> = before
+        .iter()
+        .filter_map(|(p, b)| b.as_ref().map(|b| (p, b)))
+        .filter(|(p, b)| after.get(*p).cloned().flatten().as_deref() != Some(b.as_str()))
+        .collect();
+    if changed.is_empty() {
+        log.push_str("nothing was changed; nothing to restore\n");
+        return (Outcome::RolledBack, log, changes(&after));
+    }
+    log.push_str("the update failed; restoring the previous versions\n");
+    tool.restore(&changed, &mut log);
+    let now = tool.versions(packages);
+    let restored = changed.iter().all(|(p, v)| now.get(*p).cloned().flatten().as_deref() == Some(v.as_str()));
+    log.push_str(if restored { "previous versions restored\n" } else { "could not restore every previous version\n" });
+    (if restored { Outcome::RolledBack } else { Outcome::Failed }, log, changes(&now))
+}
+
+/// Runs a command, keeping the command and the tail of its output in `log`.
+fn run(mut c: Command, log: &mut String) -> bool {
+    log.push_str(&format!("$ {}\n", shown(&c)));
+    match c.output() {
+        Ok(o) => {
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            let lines: Vec<&str> = text.lines().collect();
+            for l in &lines[lines.len().saturating_sub(TAIL_LINES)..] {
+                log.push_str(&format!("  {l}\n"));
+            }
+            log.push_str(&format!("  → exit {}\n", o.status.code().map_or("signal".into(), |c| c.to_string())));
+            o.status.success()
+        }
+        Err(e) => {
+            log.push_str(&format!("  → cannot run: {e}\n"));
+            false
+        }
+    }
+}
+
+/// dnf and rpm on a root: the host's own (`/`), or a prepared one (tests),
+/// where dnf works with `--installroot` and the repositories configured in
+/// that root.
+pub struct Dnf {
+    pub root: PathBuf,
+}
+
+/// `rpm -q --qf` of a package's name and version as the inventory writes
+/// it (`epoch:` only where there is one).
+const RPM_VERSION: &str = "%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n";
+
+impl Dnf {
+    pub fn new(root: &Path) -> Dnf {
+        Dnf { root: root.to_owned() }
+    }
+
+    fn dnf(&self) -> Command {
+        let mut c = Command::new("dnf");
+        c.arg("-y");
+        if self.root != Path::new("/") {
+            c.arg(format!("--installroot={}", self.root.display()));
+        }
+        c
+    }
+}
+
+impl PackageTool for Dnf {
+    fn versions(&self, packages: &[String]) -> BTreeMap<String, Option<String>> {
+        let mut out: BTreeMap<String, Option<String>> = packages.iter().map(|p| (p.clone(), None)).collect();
+        let mut c = Command::new("rpm");
+        c.arg(format!("--root={}", self.root.display())).args(["-q", "--qf", RPM_VERSION]).args(packages);
+        // rpm exits 1 when one of them is not installed; the others are listed.
+        if let Ok(o) = c.output() {
+            for line in String::from_utf8_lossy(&o.stdout).lines() {
+                if let Some((name, version)) = line.split_once('\t') {
+                    // Of a package installed for two architectures, the first.
+                    if let Some(slot @ None) = out.get_mut(name) {
+                        *slot = Some(version.to_owned());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn update(&self, installed: &[String], log: &mut String) -> bool {
+        let mut update = self.dnf();
+        update.arg("upgrade").args(installed);
+        run(update, log)
+    }
+
+    fn restore(&self, changed: &[(&String, &String)], log: &mut String) -> bool {
+        // `install name-version` takes a package down as well as back in.
+        let mut restore = self.dnf();
+        restore.arg("install").args(changed.iter().map(|(p, v)| format!("{p}-{v}")));
+        run(restore, log)
+    }
 }
 
 /// apt and dpkg on a root: the host's own (`/`), or a prepared one (tests,
@@ -112,95 +262,40 @@ impl Apt {
         }
         out
     }
+}
 
-    fn run(&self, mut c: Command, log: &mut String) -> bool {
-        log.push_str(&format!("$ {}\n", shown(&c)));
-        match c.output() {
-            Ok(o) => {
-                let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-                let lines: Vec<&str> = text.lines().collect();
-                for l in &lines[lines.len().saturating_sub(TAIL_LINES)..] {
-                    log.push_str(&format!("  {l}\n"));
-                }
-                log.push_str(&format!("  → exit {}\n", o.status.code().map_or("signal".into(), |c| c.to_string())));
-                o.status.success()
-            }
-            Err(e) => {
-                log.push_str(&format!("  → cannot run: {e}\n"));
-                false
-            }
-        }
+impl PackageTool for Apt {
+    fn versions(&self, packages: &[String]) -> BTreeMap<String, Option<String>> {
+        Apt::versions(self, packages)
     }
 
-    /// Updates the packages; on failure restores what was there before.
-    pub fn apply_updates(&self, packages: &[String]) -> (Outcome, String, Vec<PackageChange>) {
-        let mut log = String::new();
-        if packages.is_empty() || !packages.iter().all(|p| is_package_name(p)) {
-            return (Outcome::Refused, "no packages, or a name that is not a package name".into(), vec![]);
-        }
-        let before = self.versions(packages);
-        let installed: Vec<String> = before.iter().filter(|(_, v)| v.is_some()).map(|(p, _)| p.clone()).collect();
-        for (p, v) in &before {
-            if v.is_none() {
-                log.push_str(&format!("{p}: not installed, left alone\n"));
-            }
-        }
-        log.push_str(&format!(
-            "before: {}\n",
-            before.iter().filter_map(|(p, v)| v.as_ref().map(|v| format!("{p} {v}"))).collect::<Vec<_>>().join(", ")
-        ));
+    fn update(&self, installed: &[String], log: &mut String) -> bool {
         let mut update = self.apt_get();
-        update.args(["install", "--only-upgrade"]).args(&installed);
-        let ok = !installed.is_empty() && self.run(update, &mut log);
-        let after = self.versions(packages);
-        let changes = |after: &BTreeMap<String, Option<String>>| -> Vec<PackageChange> {
-            before
-                .iter()
-                .map(|(p, b)| PackageChange {
-                    name: p.clone(),
-                    before: b.clone(),
-                    after: after.get(p).cloned().flatten(),
-                })
-                .collect()
-        };
-        if ok {
-            return (Outcome::Succeeded, log, changes(&after));
-        }
-        // Restore every package that is no longer at its old version.
-        let changed: Vec<(&String, &String)> = before
-            .iter()
-            .filter_map(|(p, b)| b.as_ref().map(|b| (p, b)))
-            .filter(|(p, b)| after.get(*p).cloned().flatten().as_deref() != Some(b.as_str()))
-            .collect();
-        if changed.is_empty() {
-            log.push_str("nothing was changed; nothing to restore\n");
-            return (Outcome::RolledBack, log, changes(&after));
-        }
-        log.push_str("the update failed; restoring the previous versions\n");
+        update.args(["install", "--only-upgrade"]).args(installed);
+        run(update, log)
+    }
+
+    fn restore(&self, changed: &[(&String, &String)], log: &mut String) -> bool {
         let mut restore = self.apt_get();
         restore.args(["install", "--allow-downgrades"]).args(changed.iter().map(|(p, v)| format!("{p}={v}")));
-        if !self.run(restore, &mut log) {
-            // Not in any repository any more: apt's cache may still hold it.
-            let debs: Vec<PathBuf> = changed.iter().filter_map(|(p, v)| self.cached_deb(p, v)).collect();
-            if !debs.is_empty() {
-                let mut dpkg = Command::new("dpkg");
-                if !self.own_root() {
-                    dpkg.arg(format!("--root={}", self.root.display())).arg("--force-script-chrootless");
-                }
-                dpkg.arg("-i").args(&debs);
-                self.run(dpkg, &mut log);
-            }
+        if run(restore, log) {
+            return true;
         }
-        let now = self.versions(packages);
-        let restored = changed.iter().all(|(p, v)| now.get(*p).cloned().flatten().as_deref() == Some(v.as_str()));
-        log.push_str(if restored {
-            "previous versions restored\n"
-        } else {
-            "could not restore every previous version\n"
-        });
-        (if restored { Outcome::RolledBack } else { Outcome::Failed }, log, changes(&now))
+        // Not in any repository any more: apt's cache may still hold it.
+        let debs: Vec<PathBuf> = changed.iter().filter_map(|(p, v)| self.cached_deb(p, v)).collect();
+        if debs.is_empty() {
+            return false;
+        }
+        let mut dpkg = Command::new("dpkg");
+        if !self.own_root() {
+            dpkg.arg(format!("--root={}", self.root.display())).arg("--force-script-chrootless");
+        }
+        dpkg.arg("-i").args(&debs);
+        run(dpkg, log)
     }
+}
 
+impl Apt {
     /// `name_version_*.deb` in apt's cache (the epoch's `:` written `%3a`).
     fn cached_deb(&self, name: &str, version: &str) -> Option<PathBuf> {
         let dir = self.root.join("var/cache/apt/archives");

@@ -5,7 +5,7 @@
 //! stopped is never run twice; the latter is reported as failed with a
 //! note to check the host.
 
-use crate::actions::{execute, Apt};
+use crate::actions::{execute, package_tool};
 use leitstand_proto::actions::{ActionReport, Outcome, SignedAction};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -138,8 +138,8 @@ impl Runner {
         let (tx, ctx) = (self.done_tx.clone(), ctx.clone());
         let spawned = std::thread::Builder::new().name(format!("action-{id}")).spawn(move || {
             tracing::info!(id = action.id, action = action.action.name(), "running an action from the server");
-            let apt = Apt::new(&ctx.root);
-            let mut report = execute(&action, ctx.action_key.as_deref(), ctx.host, now_ms(), &ctx.allow, &apt);
+            let tool = package_tool(&ctx.root);
+            let mut report = execute(&action, ctx.action_key.as_deref(), ctx.host, now_ms(), &ctx.allow, tool.as_ref());
             report.finished_ms = now_ms();
             tracing::info!(id = report.id, outcome = report.outcome.as_str(), "action ended");
             let _ = tx.send(report);

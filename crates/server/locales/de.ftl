@@ -852,7 +852,6 @@ error-patch-hosts = Wählen Sie mindestens einen Host (höchstens 500).
 error-patch-title = Die Bezeichnung darf höchstens 200 Zeichen lang sein.
 error-patch-host-nothing = Für einen gewählten Host steht keines der gewählten Pakete aus.
 error-patch-host-unsupported = Ein gewählter Host läuft mit einem Release ohne Herstellerunterstützung und wird nicht gepatcht.
-error-patch-host-manager = Ein gewählter Host verwaltet seine Pakete mit rpm/dnf; Updates spielt der Agent bisher nur über apt ein.
 error-patch-pilot = Der Pilot-Host muss einer der gewählten Hosts sein.
 error-patch-appointment = Der Termin muss in der Zukunft liegen (höchstens ein Jahr), Format JJJJ-MM-TTTHH:MM.
 error-patch-state = Der Auftrag ist in diesem Zustand nicht mehr änderbar.

@@ -852,7 +852,6 @@ error-patch-hosts = Choose at least one host (at most 500).
 error-patch-title = The title may be at most 200 characters long.
 error-patch-host-nothing = None of the chosen packages is pending on a chosen host.
 error-patch-host-unsupported = A chosen host runs a release its vendor no longer supports and is not patched.
-error-patch-host-manager = A chosen host manages its packages with rpm/dnf; the agent applies updates through apt only so far.
 error-patch-pilot = The pilot host must be one of the chosen hosts.
 error-patch-appointment = The appointment must lie ahead (at most a year), as YYYY-MM-DDTHH:MM.
 error-patch-state = The job cannot be changed in this state any more.

@@ -177,10 +177,6 @@ impl Services {
             if chosen_here.is_empty() {
                 return Err(ServiceError::field("hosts", "error-patch-host-nothing"));
             }
-            // The agent applies updates through apt only so far.
-            if chosen_here.iter().any(|u| u.manager != "dpkg") {
-                return Err(ServiceError::field("hosts", "error-patch-host-manager"));
-            }
             let mine: BTreeSet<String> = chosen_here.iter().map(|u| u.name.clone()).collect();
             planned.push((h.host, h.name.to_lowercase(), mine.into_iter().collect()));
         }
