@@ -1,16 +1,17 @@
-//! Real rpm and dnf in a root of the test's own (PATCH-2, PATCH-4 on the
-//! RHEL family): the test builds versions of two small packages with
+//! Real rpm and dnf in a root of the test's own (PATCH-1, PATCH-2, PATCH-4
+//! on the RHEL family): the test builds versions of two small packages with
 //! `rpmbuild` (one whose `%pre` scriptlet fails, so rpm refuses it), serves
-//! them from a local repository made with `createrepo_c`, and lets signed
-//! `apply_updates` actions update, fail and roll back through `dnf
-//! --installroot`. Nothing outside the temporary directory is touched.
+//! them from a local repository made with `createrepo_c` (with a security
+//! advisory in its updateinfo), reads the pending updates from dnf's cache,
+//! and lets signed `apply_updates` actions update, fail and roll back
+//! through `dnf --installroot`. Nothing outside the temporary directory is touched.
 //!
 //! Debian's rpm keeps its database in `~/.rpmdb` (inside the root:
 //! `root/.rpmdb`), not in `/var/lib/rpm`; the test makes that directory so
 //! the root reads as an rpm host, as a RHEL-family host does.
 
 use leitstand_agent::actions::{execute, package_tool};
-use leitstand_agent::inventory::{InventoryCollector, Software};
+use leitstand_agent::inventory::{InventoryCollector, Software, Updates};
 use leitstand_proto::actions::{Action, Outcome, SignedAction};
 use leitstand_proto::inventory::Item;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,29 @@ impl Lab {
         let _ = std::fs::remove_dir_all(self.root.join("var/cache/dnf"));
     }
 
+    /// A security advisory for a package version, in the repository's
+    /// updateinfo (as the RHEL family's errata are), and dnf's cache made,
+    /// as a host's `dnf makecache` timer does.
+    fn advise_and_cache(&self, name: &str, version: &str) {
+        let xml = self.dir.path().join("updateinfo.xml");
+        std::fs::write(
+            &xml,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<updates>\n\
+                 <update from=\"tests@leitstand.invalid\" status=\"final\" type=\"security\" version=\"1\">\n\
+                 <id>LEITSTAND-2026:0001</id><title>{name} security update</title>\n\
+                 <issued date=\"2026-11-24 00:00:00\"/><severity>Important</severity><description>test</description>\n\
+                 <pkglist><collection short=\"lab\"><name>lab</name>\n\
+                 <package name=\"{name}\" version=\"{version}\" release=\"1\" epoch=\"0\" arch=\"noarch\">\
+                 <filename>{name}-{version}-1.noarch.rpm</filename></package>\n\
+                 </collection></pkglist></update>\n</updates>\n"
+            ),
+        )
+        .expect("updateinfo");
+        run(Command::new("modifyrepo_c").arg("--mdtype=updateinfo").arg(&xml).arg(self.repo.join("repodata")));
+        run(Command::new("dnf").arg("-q").arg(format!("--installroot={}", self.root.display())).arg("makecache"));
+    }
+
     fn dnf_install(&self, specs: &[&str]) {
         run(Command::new("dnf")
             .args(["-y", "-q", "--releasever=9"])
@@ -151,8 +175,20 @@ fn signed_updates_apply_fail_and_roll_back_through_dnf() {
     });
     assert_eq!(demo_item.map(|p| (p.version.as_str(), p.manager.as_str())), Some(("1.0-1", "rpm")), "{software:?}");
 
-    // The update works.
+    // A newer version with a security advisory is a pending security update.
     lab.publish(&[&demo[0], &demo[1], &fail_ok]);
+    lab.advise_and_cache("leitstand-demo", "1.1");
+    let pending = Updates::default().collect(&lab.root).expect("updates");
+    let update = pending
+        .iter()
+        .find_map(|i| match i {
+            Item::Update(u) if u.name == "leitstand-demo" => Some(u),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("pending: {pending:?}"));
+    assert_eq!((update.installed.as_str(), update.candidate.as_str(), update.security), ("1.0-1", "1.1-1", true));
+
+    // The update works.
     let report = act(1, &["leitstand-demo"]);
     assert_eq!(report.outcome, Outcome::Succeeded, "{}", report.detail);
     assert_eq!(

@@ -42,8 +42,8 @@ impl InventoryCollector for Updates {
             }
             return Ok(self.last.clone());
         }
-        if root.join("var/lib/rpm").is_dir() && root == Path::new("/") {
-            return dnf_updates().map(|u| u.into_iter().map(Item::Update).collect());
+        if ["var/lib/rpm", "usr/lib/sysimage/rpm"].iter().any(|d| root.join(d).is_dir()) {
+            return dnf_updates(root).map(|u| u.into_iter().map(Item::Update).collect());
         }
         Ok(vec![])
     }
@@ -131,8 +131,12 @@ pub fn apt_updates(root: &Path, status: &str, lists: &[(String, u64, i64)]) -> V
     best.into_values().collect()
 }
 
-fn dnf(args: &[&str]) -> Result<String, CollectError> {
-    let out = std::process::Command::new("dnf").args(args).output().map_err(|e| CollectError {
+fn dnf(root: &Path, args: &[&str]) -> Result<String, CollectError> {
+    let mut c = std::process::Command::new("dnf");
+    if root != Path::new("/") {
+        c.arg(format!("--installroot={}", root.display()));
+    }
+    let out = c.args(args).output().map_err(|e| CollectError {
         collector: NAME,
         path: "dnf".into(),
         message: format!("cannot run dnf: {e}"),
@@ -148,12 +152,14 @@ fn dnf(args: &[&str]) -> Result<String, CollectError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// What dnf's cache says is pending (the host's own root only: dnf has no
-/// `--root` reading without a download).
-fn dnf_updates() -> Result<Vec<Update>, CollectError> {
-    let pending = dnf(&["-q", "--cacheonly", "check-update"])?;
-    let security = dnf(&["-q", "--cacheonly", "updateinfo", "list", "--security", "--updates"]).unwrap_or_default();
-    let installed = dnf(&["-q", "--cacheonly", "list", "--installed"]).unwrap_or_default();
+/// What dnf's cache says is pending (no download: the host's
+/// `dnf makecache` timer keeps the cache; in a prepared root, the cache
+/// under it).
+fn dnf_updates(root: &Path) -> Result<Vec<Update>, CollectError> {
+    let pending = dnf(root, &["-q", "--cacheonly", "check-update"])?;
+    let security =
+        dnf(root, &["-q", "--cacheonly", "updateinfo", "list", "--security", "--updates"]).unwrap_or_default();
+    let installed = dnf(root, &["-q", "--cacheonly", "list", "--installed"]).unwrap_or_default();
     Ok(parse_dnf(&pending, &security, &installed))
 }
 
