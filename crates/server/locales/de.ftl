@@ -722,6 +722,8 @@ soc-rule-d9f67cef-5a43-4ef5-b654-467983eb8e11 = Anmeldung an der Firewall-Verwal
 soc-rule-00628c82-9399-49fb-a6b6-ff2f0748c0ab = SSH-Brute-Force von einer Adresse
 soc-rule-2f8891fb-0c35-4a72-a112-17737abbd432 = Password Spraying von einer Adresse
 soc-rule-12bef84f-8f93-43e2-825b-ca394a88ac11 = Portscan an der Firewall erkannt
+soc-rule-d82c9609-a361-4dca-9347-c726eba2f57d = Lokales Konto angelegt (Audit-Log)
+soc-rule-f4699f63-b79d-4e72-9229-52ec32586dff = Shell mit einem Netzwerk-Socket verbunden (Reverse Shell)
 label-line = Zeile
 
 ## Schwachstellen
