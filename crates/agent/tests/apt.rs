@@ -13,12 +13,9 @@ use leitstand_proto::inventory::Item;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
+mod common;
+
+use common::run;
 
 /// Builds `leitstand-demo_<version>_all.deb` in `dir`.
 fn build(dir: &Path, version: &str) -> std::path::PathBuf {
@@ -151,10 +148,7 @@ fn a_newer_version_in_a_real_apt_repository_is_a_pending_update() {
 }
 
 fn signed(key: &ed25519_dalek::SigningKey, id: i64, host: i64, not_after_ms: i64) -> SignedAction {
-    use ed25519_dalek::Signer;
-    let action = Action::ApplyUpdates { packages: vec!["leitstand-demo".into()] };
-    let input = SignedAction::signing_input(id, host, not_after_ms, &action);
-    SignedAction { id, host, not_after_ms, action, signature: hex::encode(key.sign(input.as_bytes()).to_bytes()) }
+    common::signed_update(key, id, host, not_after_ms, &["leitstand-demo"])
 }
 
 #[test]

@@ -12,17 +12,14 @@
 
 use leitstand_agent::actions::{execute, package_tool};
 use leitstand_agent::inventory::{InventoryCollector, Software, Updates};
-use leitstand_proto::actions::{Action, Outcome, SignedAction};
+use leitstand_proto::actions::{Outcome, SignedAction};
 use leitstand_proto::inventory::Item;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
+mod common;
+
+use common::run;
 
 struct Lab {
     dir: tempfile::TempDir,
@@ -142,11 +139,7 @@ impl Lab {
 }
 
 fn signed(key: &ed25519_dalek::SigningKey, id: i64, packages: &[&str]) -> SignedAction {
-    use ed25519_dalek::Signer;
-    let action = Action::ApplyUpdates { packages: packages.iter().map(|p| (*p).to_owned()).collect() };
-    let (host, not_after_ms) = (5, 1_800_000_060_000);
-    let input = SignedAction::signing_input(id, host, not_after_ms, &action);
-    SignedAction { id, host, not_after_ms, action, signature: hex::encode(key.sign(input.as_bytes()).to_bytes()) }
+    common::signed_update(key, id, 5, 1_800_000_060_000, packages)
 }
 
 #[test]
