@@ -242,9 +242,18 @@ impl Apt {
         c
     }
 
-    /// Installed version of each package (`None`: not installed or only
-    /// half there).
-    pub fn versions(&self, packages: &[String]) -> BTreeMap<String, Option<String>> {
+    /// `name_version_*.deb` in apt's cache (the epoch's `:` written `%3a`).
+    fn cached_deb(&self, name: &str, version: &str) -> Option<PathBuf> {
+        let dir = self.root.join("var/cache/apt/archives");
+        let prefix = format!("{name}_{}_", version.replace(':', "%3a"));
+        std::fs::read_dir(&dir).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+        })
+    }
+}
+
+impl PackageTool for Apt {
+    fn versions(&self, packages: &[String]) -> BTreeMap<String, Option<String>> {
         let mut out: BTreeMap<String, Option<String>> = packages.iter().map(|p| (p.clone(), None)).collect();
         let mut c = Command::new("dpkg-query");
         c.arg(format!("--admindir={}", self.root.join("var/lib/dpkg").display()))
@@ -261,12 +270,6 @@ impl Apt {
             }
         }
         out
-    }
-}
-
-impl PackageTool for Apt {
-    fn versions(&self, packages: &[String]) -> BTreeMap<String, Option<String>> {
-        Apt::versions(self, packages)
     }
 
     fn update(&self, installed: &[String], log: &mut String) -> bool {
@@ -292,17 +295,6 @@ impl PackageTool for Apt {
         }
         dpkg.arg("-i").args(&debs);
         run(dpkg, log)
-    }
-}
-
-impl Apt {
-    /// `name_version_*.deb` in apt's cache (the epoch's `:` written `%3a`).
-    fn cached_deb(&self, name: &str, version: &str) -> Option<PathBuf> {
-        let dir = self.root.join("var/cache/apt/archives");
-        let prefix = format!("{name}_{}_", version.replace(':', "%3a"));
-        std::fs::read_dir(&dir).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
-        })
     }
 }
 

@@ -60,9 +60,14 @@ pub enum Record {
     /// How an action the server sent ended (PATCH-2, PATCH-4).
     Action { report: actions::ActionReport },
     /// Lines of the Linux audit log (`/var/log/audit/audit.log`) as auditd
-    /// wrote them; each carries its own time (SOC-1).
+    /// wrote them, each at most [`MAX_AUDIT_LINE`] bytes; each carries its
+    /// own time (SOC-1).
     Audit { lines: Vec<String> },
 }
+
+/// Longest audit-log line a [`Record::Audit`] carries (the agent cuts, the
+/// server refuses longer ones); as long as a syslog line the SOC keeps.
+pub const MAX_AUDIT_LINE: usize = 8 * 1024;
 
 /// Kinds of [`SystemEvent`].
 pub const SYSTEM_EVENT_KINDS: [&str; 11] = [

@@ -243,11 +243,11 @@ pub(crate) fn checked_audit(seq: u64, lines: &[String]) -> Result<()> {
             lines.len()
         )));
     }
-    if let Some(long) = lines.iter().find(|l| l.len() > syslog::MAX_LINE) {
+    if let Some(long) = lines.iter().find(|l| l.len() > leitstand_proto::MAX_AUDIT_LINE) {
         return Err(ServiceError::BadInput(format!(
             "record {seq}: an audit line of {} bytes; at most {} (the agent cuts longer ones)",
             long.len(),
-            syslog::MAX_LINE
+            leitstand_proto::MAX_AUDIT_LINE
         )));
     }
     Ok(())

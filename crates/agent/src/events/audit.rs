@@ -10,7 +10,7 @@
 
 use super::MAX_PER_RUN;
 use crate::collect::CollectError;
-use leitstand_proto::Record;
+use leitstand_proto::{Record, MAX_AUDIT_LINE};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -19,8 +19,6 @@ use std::path::{Path, PathBuf};
 pub const AUDIT_LOG: &str = "var/log/audit/audit.log";
 /// Where auditd's rotation puts the previous file.
 const ROTATED: &str = "var/log/audit/audit.log.1";
-/// Longest line sent; longer ones are cut (the server refuses longer).
-pub const MAX_LINE: usize = 8 * 1024;
 const FIRST_LOOK_BACK_MS: i64 = 24 * 3600 * 1000;
 const NAME: &str = "audit";
 /// Most lines and bytes of lines in one spool record, so that one record
@@ -157,12 +155,12 @@ fn record_ms(line: &str) -> Option<i64> {
     stamp.parse::<f64>().ok().map(|s| (s * 1000.0).round() as i64)
 }
 
-/// `text` cut to at most [`MAX_LINE`] bytes, on a character boundary.
+/// `text` cut to at most [`MAX_AUDIT_LINE`] bytes, on a character boundary.
 fn cut(text: &str) -> &str {
-    if text.len() <= MAX_LINE {
+    if text.len() <= MAX_AUDIT_LINE {
         return text;
     }
-    let mut end = MAX_LINE;
+    let mut end = MAX_AUDIT_LINE;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -253,10 +251,10 @@ mod tests {
         let mut audit = AuditLog::open(dir.path());
         assert!(audit.read(dir.path(), NOW).expect("no auditd").is_empty());
         std::fs::create_dir_all(dir.path().join("var/log/audit")).expect("dir");
-        let long = format!("type=EXECVE msg=audit(1795525000.000:1): argc=1 a0=\"{}é\"\n", "x".repeat(MAX_LINE));
+        let long = format!("type=EXECVE msg=audit(1795525000.000:1): argc=1 a0=\"{}é\"\n", "x".repeat(MAX_AUDIT_LINE));
         append(&dir.path().join(AUDIT_LOG), &long);
         let lines = audit.read(dir.path(), NOW).expect("read");
         assert_eq!(lines.len(), 1);
-        assert!(lines[0].len() <= MAX_LINE && lines[0].starts_with("type=EXECVE"));
+        assert!(lines[0].len() <= MAX_AUDIT_LINE && lines[0].starts_with("type=EXECVE"));
     }
 }
