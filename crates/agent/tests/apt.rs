@@ -15,7 +15,7 @@ use std::process::Command;
 
 mod common;
 
-use common::run;
+use common::{is_root, run};
 
 /// Builds `leitstand-demo_<version>_all.deb` in `dir`.
 fn build(dir: &Path, version: &str) -> std::path::PathBuf {
@@ -58,10 +58,6 @@ fn stanza(deb: &Path) -> String {
         bytes.len(),
         hex::encode(sha2::Sha256::digest(&bytes))
     )
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
 /// A root with the first version installed and a local repository.

@@ -11,6 +11,11 @@ pub fn run(cmd: &mut Command) -> String {
     text
 }
 
+/// Whether the tests run as root (package managers in a prepared root need it).
+pub fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
 /// An `apply_updates` action for these packages, signed with `key`.
 pub fn signed_update(
     key: &ed25519_dalek::SigningKey,
