@@ -781,15 +781,7 @@ async fn the_vulnerability_pages_show_findings_by_severity_and_accept_one() {
         let os = if name == "files-old" { "Debian GNU/Linux 11 (bullseye)" } else { "Debian GNU/Linux 12 (bookworm)" };
         let (id, _) = app.host_on(&admin, tenant, name, os).await;
         let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
-        let report = |section, items| leitstand_proto::inventory::SectionReport {
-            section,
-            full: true,
-            items,
-            removed: vec![],
-            error: None,
-            truncated: 0,
-            more: false,
-        };
+        let report = common::whole_section;
         let mut sections = vec![];
         if name == "web-01" {
             web = id;
@@ -852,7 +844,7 @@ async fn the_vulnerability_pages_show_findings_by_severity_and_accept_one() {
 #[tokio::test]
 async fn a_patch_job_is_planned_ordered_by_the_customer_and_shows_each_hosts_outcome() {
     use leitstand_proto::actions::{ActionReport, Outcome, PackageChange};
-    use leitstand_proto::inventory::{Section, SectionReport};
+    use leitstand_proto::inventory::Section;
     let Some(d) = Driver::start().await else { return };
     let app = TestApp::spawn().await;
     // Tuesday 24 November 2026, 12:00 in Berlin.
@@ -873,19 +865,7 @@ async fn a_patch_job_is_planned_ordered_by_the_customer_and_shows_each_hosts_out
             update("libssl3", "3.0.15-1~deb12u1", "3.0.17-1~deb12u2", true),
             update("tzdata", "2024a-0+deb12u1", "2025b-0+deb12u1", false),
         ];
-        let report = SectionReport {
-            section: Section::Updates,
-            full: true,
-            items,
-            removed: vec![],
-            error: None,
-            truncated: 0,
-            more: false,
-        };
-        let record = leitstand_proto::Record::Inventory { at_ms: app.now().as_millisecond(), sections: vec![report] };
-        let host = app.store.host_for_agent(leitstand_domain::HostId(id)).await.expect("host");
-        let batch = leitstand_proto::Batch::new(vec![leitstand_proto::Sequenced { seq: 1, record }]);
-        app.services.ingest_batch(&host, batch, None).await.expect("updates");
+        common::send_section(&app, id, 1, Section::Updates, items).await;
     }
     common::out_of_support(&app, tenant, ids["files-old"], "Debian 10 (buster)", "2024-06-30").await;
 

@@ -14,7 +14,7 @@ use common::TestApp;
 use jiff::Timestamp;
 use leitstand_domain::{HostId, TenantId};
 use leitstand_proto::actions::{ActionReport, Outcome, PackageChange, SignedAction};
-use leitstand_proto::inventory::{Item, Section, SectionReport};
+use leitstand_proto::inventory::{Item, Section};
 use leitstand_proto::{Batch, Record, Sequenced};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -124,15 +124,7 @@ async fn patch_jobs_run_on_the_customers_order_in_the_window_ring_by_ring() {
     let old = app.host_on(&admin, t, "old-01", "Debian GNU/Linux 9 (stretch)").await.0;
     let mut agents = Agents { app: &app, seq: HashMap::new() };
     for h in [web1, web2, db1, old] {
-        let report = SectionReport {
-            section: Section::Updates,
-            full: true,
-            items: vec![update("openssl", true), update("tzdata", false)],
-            removed: vec![],
-            error: None,
-            truncated: 0,
-            more: false,
-        };
+        let report = common::whole_section(Section::Updates, vec![update("openssl", true), update("tzdata", false)]);
         agents.send(h, Record::Inventory { at_ms: app.now().as_millisecond(), sections: vec![report] }).await;
     }
     // The scanner found old-01's release past its end of support.
@@ -292,15 +284,7 @@ async fn patch_jobs_run_on_the_customers_order_in_the_window_ring_by_ring() {
     if let Item::Update(u) = &mut rpm {
         u.manager = "rpm".into();
     }
-    let report = SectionReport {
-        section: Section::Updates,
-        full: true,
-        items: vec![rpm],
-        removed: vec![],
-        error: None,
-        truncated: 0,
-        more: false,
-    };
+    let report = common::whole_section(Section::Updates, vec![rpm]);
     agents.send(alma, Record::Inventory { at_ms: app.now().as_millisecond(), sections: vec![report] }).await;
     let (status, body) = call(&app, &noc, post.clone(), "/api/v1/patch-jobs", plan(vec![alma], alma, "")).await;
     assert_eq!(status, 200, "{body}");

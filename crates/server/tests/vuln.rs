@@ -8,8 +8,7 @@ mod common;
 
 use common::TestApp;
 use leitstand_domain::HostId;
-use leitstand_proto::inventory::{Item, Package, Section, SectionReport};
-use leitstand_proto::{Batch, Record, Sequenced};
+use leitstand_proto::inventory::{Item, Package, Section};
 use leitstand_service::FeedSpec;
 use leitstand_vuln::FeedKind;
 use std::path::{Path, PathBuf};
@@ -45,15 +44,7 @@ fn package(name: &str, version: &str, source: &str) -> Item {
 
 /// Sends a software list (whole) as the host's agent would.
 async fn software(app: &TestApp, host: i64, seq: u64, items: Vec<Item>) {
-    section(app, host, seq, Section::Software, items).await;
-}
-
-/// Sends one inventory section (whole).
-async fn section(app: &TestApp, host: i64, seq: u64, section: Section, items: Vec<Item>) {
-    let host = app.store.host_for_agent(HostId(host)).await.expect("host");
-    let report = SectionReport { section, full: true, items, removed: vec![], error: None, truncated: 0, more: false };
-    let record = Record::Inventory { at_ms: app.now().as_millisecond(), sections: vec![report] };
-    app.services.ingest_batch(&host, Batch::new(vec![Sequenced { seq, record }]), None).await.expect("ingest");
+    common::send_section(app, host, seq, Section::Software, items).await;
 }
 
 async fn enrol(
@@ -244,7 +235,7 @@ async fn the_pages_show_findings_hosts_a_finding_and_the_feeds() {
     };
     let updates =
         vec![pending("openssh-server", "1:9.2p1-2+deb12u3", true), pending("tzdata", "2025b-0+deb12u1", false)];
-    section(&app, web, 2, Section::Updates, updates).await;
+    common::send_section(&app, web, 2, Section::Updates, updates).await;
     app.services.load_feeds(&dir.path().join("cache"));
     app.services.scan_due_hosts().await.expect("scan");
 
@@ -307,11 +298,11 @@ async fn the_host_os_follows_what_the_agent_reads() {
             os: os.into(),
         })
     };
-    section(&app, web, 1, Section::System, vec![facts("Debian GNU/Linux 13 (trixie)\u{7}")]).await;
+    common::send_section(&app, web, 1, Section::System, vec![facts("Debian GNU/Linux 13 (trixie)\u{7}")]).await;
     let host = app.store.host_for_agent(HostId(web)).await.expect("host");
     assert_eq!(host.os, "Debian GNU/Linux 13 (trixie)", "control characters dropped");
     // An agent that does not say keeps what is known.
-    section(&app, web, 2, Section::System, vec![facts("")]).await;
+    common::send_section(&app, web, 2, Section::System, vec![facts("")]).await;
     assert_eq!(app.store.host_for_agent(HostId(web)).await.expect("host").os, "Debian GNU/Linux 13 (trixie)");
     software(&app, web, 3, vec![package("openssh-server", "1:10.0p1-5", "openssh")]).await;
     let due = app.store.scan_targets(jiff::Timestamp::UNIX_EPOCH, 10).await.expect("targets");

@@ -427,6 +427,37 @@ pub async fn run_agent(
     .expect("agent task")
 }
 
+/// One inventory section, whole, as an agent reports it.
+pub fn whole_section(
+    section: leitstand_proto::inventory::Section,
+    items: Vec<leitstand_proto::inventory::Item>,
+) -> leitstand_proto::inventory::SectionReport {
+    leitstand_proto::inventory::SectionReport {
+        section,
+        full: true,
+        items,
+        removed: vec![],
+        error: None,
+        truncated: 0,
+        more: false,
+    }
+}
+
+/// Sends one inventory section (whole) as the host's agent would, with
+/// this sequence number.
+pub async fn send_section(
+    app: &TestApp,
+    host: i64,
+    seq: u64,
+    section: leitstand_proto::inventory::Section,
+    items: Vec<leitstand_proto::inventory::Item>,
+) {
+    use leitstand_proto::{Batch, Record, Sequenced};
+    let host = app.store.host_for_agent(leitstand_domain::HostId(host)).await.expect("host");
+    let record = Record::Inventory { at_ms: app.now().as_millisecond(), sections: vec![whole_section(section, items)] };
+    app.services.ingest_batch(&host, Batch::new(vec![Sequenced { seq, record }]), None).await.expect("ingest");
+}
+
 /// A pending update from bookworm's security suite (or its main suite).
 pub fn pending_update(
     name: &str,
