@@ -160,10 +160,11 @@ fn start_of(date: Date, minute: u16, tz: &TimeZone) -> Option<Timestamp> {
 }
 
 /// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Planned; runs only once the customer orders it.
+    #[default]
     AwaitingOrder,
     /// Ordered; waits for the window or the appointment.
     Ordered,

@@ -20,6 +20,7 @@ pub fn spawn(services: Services) {
                     no_answer = r.no_answer,
                     skipped = r.skipped,
                     finished = r.finished,
+                    raced = r.raced,
                     "patch jobs advanced"
                 ),
                 Ok(_) => {}

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{Backend, TestApp};
 use jiff::Timestamp;
 use leitstand_domain::{HostId, TenantId};
 use leitstand_proto::actions::{ActionReport, Outcome, PackageChange, SignedAction};
@@ -371,4 +371,77 @@ async fn the_agent_process_runs_the_action_it_is_sent_and_reports_it() {
     let ran: serde_json::Value =
         serde_json::from_slice(&std::fs::read(state.path().join("actions.json")).expect("actions.json")).expect("json");
     assert_eq!(ran[hosts[0].id.to_string()], "reported");
+}
+
+/// Two replicas on one PostgreSQL database run their patch rounds at the
+/// same moment: each step (send the pilot, give it up, stop the job) is
+/// taken once, with one audit entry, whoever wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_take_each_patch_step_once() {
+    let Some(app) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    app.clock.set(berlin(24, 12, 0));
+    let admin = app.bootstrap().await;
+    let t = app.tenant(&admin, "Kunde A GmbH").await;
+    app.user(&admin, t, "anna", "customer_admin").await;
+    let mut hosts = vec![];
+    for name in ["web-01", "web-02", "db-01"] {
+        let host = app.host(&admin, t, name).await.0;
+        common::send_section(&app, host, 1, Section::Updates, vec![update("openssl", true)]).await;
+        hosts.push(HostId(host));
+    }
+    app.services.set_patch_window(&admin, t, "Tue 22:00-02:00").await.expect("window");
+    let input = leitstand_service::JobInput {
+        tenant: t,
+        title: "openssl".into(),
+        hosts: hosts.clone(),
+        packages: vec!["openssl".into()],
+        pilot: Some(hosts[0]),
+        appointment: String::new(),
+    };
+    let job = app.services.create_patch_job(&admin, &input).await.expect("plan");
+    app.services.order_patch_job(&app.actor("anna").await, job.id, "").await.expect("order");
+
+    let url = app.postgres_url().expect("on postgres");
+    let store = std::sync::Arc::new(leitstand_store_postgres::open(url).await.expect("second replica's store"));
+    let second = leitstand_service::Services::new(
+        store,
+        app.clock.clone(),
+        leitstand_service::SecretKey::generate(),
+        leitstand_service::ServiceConfig::default(),
+    );
+    let both = || async {
+        let (a, b) = tokio::join!(app.services.patch_round(), second.patch_round());
+        let (a, b) = (a.expect("round"), b.expect("round"));
+        (a.sent + b.sent, a.no_answer + b.no_answer, a.skipped + b.skipped, a.finished + b.finished)
+    };
+    app.clock.set(berlin(24, 22, 5));
+    assert_eq!(both().await, (1, 0, 0, 0), "the pilot is sent once");
+    app.clock.set(berlin(25, 3, 0)); // past the action's end and the grace for its report
+    assert_eq!(both().await, (0, 1, 2, 1), "given up once; the rest skipped once; stopped once");
+    assert_eq!(both().await, (0, 0, 0, 0), "nothing left");
+
+    let filter = leitstand_store::AuditFilter { action: Some("patch.".into()), limit: 100, ..Default::default() };
+    let mut actions: Vec<String> = app
+        .store
+        .audit_entries(&leitstand_store::TenantScope::All, &filter)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "patch.action_sent",
+            "patch.hosts_skipped",
+            "patch.job_create",
+            "patch.job_order",
+            "patch.job_state",
+            "patch.job_state",
+            "patch.no_answer",
+            "patch.window"
+        ],
+        "one entry a step"
+    );
 }

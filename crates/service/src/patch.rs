@@ -69,6 +69,8 @@ pub struct PatchRound {
     pub no_answer: u32,
     pub skipped: u32,
     pub finished: u32,
+    /// Steps not stored because another replica's round had taken them.
+    pub raced: u32,
 }
 
 impl Services {
@@ -347,13 +349,10 @@ impl Services {
             }
             if let Some(state) = step.state {
                 audits.push(system("patch.job_state", json!({"state": state.as_str()})));
-                round.finished += u32::from(state.is_final());
             }
-            round.sent += step.send.len() as u32;
-            round.no_answer += step.no_answer.len() as u32;
-            round.skipped += step.skip.len() as u32;
             let advance = JobAdvance {
                 job: job.id,
+                from: job.state,
                 send: ids(&step.send),
                 not_after: step.not_after,
                 no_answer: ids(&step.no_answer),
@@ -361,7 +360,14 @@ impl Services {
                 state: step.state,
                 at: now,
             };
-            self.store.advance_patch_job(&advance, &audits).await?;
+            if !self.store.advance_patch_job(&advance, &audits).await? {
+                round.raced += 1;
+                continue; // another replica's round took this step
+            }
+            round.sent += step.send.len() as u32;
+            round.no_answer += step.no_answer.len() as u32;
+            round.skipped += step.skip.len() as u32;
+            round.finished += u32::from(step.state.is_some_and(|s| s.is_final()));
         }
         Ok(round)
     }

@@ -95,9 +95,9 @@ async fn hosts_of(conn: &mut AnyConnection, job_id: i64) -> Result<Vec<PatchJobH
 }
 
 /// Moves hosts of a job from one state to another.
-async fn set_hosts(conn: &mut AnyConnection, job_id: i64, ids: &[i64], from: &str, to: HostState) -> Result<()> {
+async fn set_hosts(conn: &mut AnyConnection, job_id: i64, ids: &[i64], from: &str, to: HostState) -> Result<bool> {
     for id in ids {
-        sqlx::query("UPDATE patch_job_hosts SET state = $1 WHERE id = $2 AND job_id = $3 AND state = $4")
+        let done = sqlx::query("UPDATE patch_job_hosts SET state = $1 WHERE id = $2 AND job_id = $3 AND state = $4")
             .bind(to.as_str())
             .bind(id)
             .bind(job_id)
@@ -105,8 +105,11 @@ async fn set_hosts(conn: &mut AnyConnection, job_id: i64, ids: &[i64], from: &st
             .execute(&mut *conn)
             .await
             .map_err(map_err)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Stores an agent's report of an action, inside the ingest transaction
@@ -323,10 +326,28 @@ impl PatchStore for SqlStore {
         Ok(out)
     }
 
-    async fn advance_patch_job(&self, step: &JobAdvance, audits: &[AuditDraft]) -> Result<()> {
+    async fn advance_patch_job(&self, step: &JobAdvance, audits: &[AuditDraft]) -> Result<bool> {
         let mut tx = self.write(&TenantScope::All).await?;
+        // The job's row first: on PostgreSQL a second replica planning the
+        // same step waits here for the first one's commit, then finds the
+        // job moved on (or its hosts, below) and stores nothing.
+        let job = sqlx::query(
+            "UPDATE patch_jobs SET state = COALESCE($1, state), finished_at = COALESCE($2, finished_at) \
+             WHERE id = $3 AND state = $4",
+        )
+        .bind(step.state.map(|s| s.as_str()))
+        .bind(step.state.filter(|s| s.is_final()).map(|_| ms(step.at)))
+        .bind(step.job)
+        .bind(step.from.as_str())
+        .execute(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        let mut still = job.rows_affected() == 1;
         for id in &step.send {
-            sqlx::query(
+            if !still {
+                break;
+            }
+            let sent = sqlx::query(
                 "UPDATE patch_job_hosts SET state = 'sent', sent_at = $1, not_after = $2 \
                  WHERE id = $3 AND job_id = $4 AND state = 'waiting'",
             )
@@ -337,24 +358,19 @@ impl PatchStore for SqlStore {
             .execute(&mut *tx.conn)
             .await
             .map_err(map_err)?;
+            still = sent.rows_affected() == 1;
         }
-        set_hosts(&mut tx.conn, step.job, &step.no_answer, "sent", HostState::NoAnswer).await?;
-        set_hosts(&mut tx.conn, step.job, &step.skip, "waiting", HostState::Skipped).await?;
-        if let Some(state) = step.state {
-            let finished = state.is_final().then(|| ms(step.at));
-            sqlx::query("UPDATE patch_jobs SET state = $1, finished_at = COALESCE($2, finished_at) WHERE id = $3")
-                .bind(state.as_str())
-                .bind(finished)
-                .bind(step.job)
-                .execute(&mut *tx.conn)
-                .await
-                .map_err(map_err)?;
+        still = still && set_hosts(&mut tx.conn, step.job, &step.no_answer, "sent", HostState::NoAnswer).await?;
+        still = still && set_hosts(&mut tx.conn, step.job, &step.skip, "waiting", HostState::Skipped).await?;
+        if !still {
+            tx.abandon().await?;
+            return Ok(false);
         }
-        let Some((last, rest)) = audits.split_last() else { return tx.finish().await };
+        let Some((last, rest)) = audits.split_last() else { return tx.finish().await.map(|_| true) };
         for a in rest {
             tx.audit(a).await?;
         }
-        tx.commit(last).await
+        tx.commit(last).await.map(|_| true)
     }
 
     async fn pending_actions(&self, host: HostId, now: Timestamp) -> Result<Vec<PendingAction>> {

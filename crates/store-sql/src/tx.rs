@@ -70,6 +70,11 @@ impl Tx<'_> {
         audit::append(&mut self.conn, self.dialect, draft).await.map(|_| ())
     }
 
+    /// Rolls back: for writes that find, part way, that they must not happen.
+    pub(crate) async fn abandon(self) -> Result<()> {
+        self.conn.rollback().await.map_err(map_err)
+    }
+
     /// Commits without an audit entry (reads, sessions, throttling).
     pub(crate) async fn finish(self) -> Result<()> {
         self.conn.commit().await.map_err(map_err)

@@ -1216,16 +1216,25 @@ async fn patch_jobs_are_ordered_sent_and_reported(store: &dyn Store, admin: &Use
 
     let step = JobAdvance {
         job: job.id,
+        from: JobState::Ordered,
         send: vec![pilot_row],
         not_after: Some(at(1000)),
         state: Some(JobState::Running),
         at: at(300),
         ..Default::default()
     };
-    store
-        .advance_patch_job(&step, &[draft("patch.action_sent", Some(a.id)), draft("patch.job_state", Some(a.id))])
-        .await
-        .expect("advance");
+    let audits = [draft("patch.action_sent", Some(a.id)), draft("patch.job_state", Some(a.id))];
+    let sent_audits = || async {
+        let filter = AuditFilter { action: Some("patch.action_sent".into()), limit: 100, ..Default::default() };
+        store.audit_entries(&TenantScope::one(a.id), &filter).await.expect("audit").len()
+    };
+    assert!(store.advance_patch_job(&step, &audits).await.expect("advance"), "stored");
+    // A second replica that planned on the same read stores nothing, audit included.
+    assert!(!store.advance_patch_job(&step, &audits).await.expect("advance"), "the job moved on");
+    let running_again = JobAdvance { from: JobState::Running, state: None, ..step.clone() };
+    assert!(!store.advance_patch_job(&running_again, &audits).await.expect("advance"), "the host was sent");
+    assert_eq!(sent_audits().await, 1, "one audit entry for the one step stored");
+    assert_eq!(store.patch_job(&sa, job.id).await.expect("job").0.state, JobState::Running);
     let pending = store.pending_actions(pilot.id, at(500)).await.expect("pending");
     assert_eq!(
         pending,

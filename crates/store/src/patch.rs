@@ -92,6 +92,10 @@ pub struct ActiveJob {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JobAdvance {
     pub job: i64,
+    /// The job's state the step was planned on: the step is stored only if
+    /// the job and its hosts are still as read (another replica's round may
+    /// have moved them on).
+    pub from: JobState,
     /// Job host ids to send, valid until `not_after`.
     pub send: Vec<i64>,
     pub not_after: Option<Timestamp>,
@@ -156,8 +160,10 @@ pub trait PatchStore: Send + Sync {
     ) -> Result<PatchJob>;
     /// Ordered and running jobs of all tenants (the worker's read).
     async fn active_patch_jobs(&self) -> Result<Vec<ActiveJob>>;
-    /// Stores the planner's step with one audit entry per change.
-    async fn advance_patch_job(&self, step: &JobAdvance, audits: &[AuditDraft]) -> Result<()>;
+    /// Stores the planner's step with one audit entry per change, all or
+    /// nothing: `false` (nothing stored) when the job or one of the hosts
+    /// was no longer in the state the step was planned on.
+    async fn advance_patch_job(&self, step: &JobAdvance, audits: &[AuditDraft]) -> Result<bool>;
     /// Actions sent to the host, not reported, not expired at `now`, of
     /// running jobs.
     async fn pending_actions(&self, host: HostId, now: Timestamp) -> Result<Vec<PendingAction>>;

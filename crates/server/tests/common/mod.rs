@@ -106,6 +106,11 @@ impl TestApp {
         TestApp { url, services, clock, store, _dir: dir, _pg: pg, server }
     }
 
+    /// The PostgreSQL database of an app spawned on it (for a second replica).
+    pub fn postgres_url(&self) -> Option<&str> {
+        self._pg.as_ref().map(|db| db.url.as_str())
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
