@@ -188,6 +188,97 @@ fn records_of_a_real_audit_log_are_read() {
     assert_eq!(quoted.command_line.as_deref(), Some("echo CAFE"));
 }
 
+/// Every shipped rule over a whole captured file, in order: the titles
+/// of what fired and how often.
+fn alerts_over(events: &[SecEvent]) -> std::collections::BTreeMap<String, usize> {
+    let (mut d, problems) = Detector::build(&RuleSet::shipped(), &HashSet::new(), &[]);
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut fired = std::collections::BTreeMap::new();
+    for e in events {
+        for hit in d.process(e) {
+            *fired.entry(hit.title).or_default() += 1;
+        }
+    }
+    fired
+}
+
+fn counts(list: &[(&str, usize)]) -> std::collections::BTreeMap<String, usize> {
+    list.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
+}
+
+/// Real kernel lines from iptables `LOG`, ip6tables and nftables `log`
+/// rules, forwarded by rsyslog: a blocked SSH attempt, a scan of 24 ports,
+/// an IPv6 reject, an allowed NTP query and a dropped ping.
+#[test]
+fn captured_netfilter_lines_are_read_and_the_scan_is_seen() {
+    let e = fixture("netfilter_debian12.log");
+    assert_eq!(e.len(), 27);
+    assert!(e.iter().all(|e| e.dataset == "netfilter" && e.host.as_deref() == Some("lab-gw")), "{e:?}");
+    assert_eq!((e[0].rule.as_deref(), e[0].action.as_deref()), (Some("IPTABLES-DROP"), Some("block")));
+    assert_eq!((e[0].source_ip.as_deref(), e[0].destination_port), (Some("198.51.100.23"), Some(22)));
+    assert_eq!(e[0].interface.as_deref(), Some("eth0"));
+    let rejected: Vec<_> = e.iter().filter(|e| e.rule.as_deref() == Some("FW-REJECT")).collect();
+    assert_eq!(rejected.len(), 23);
+    assert!(rejected.iter().all(|e| e.action.as_deref() == Some("block") && e.transport.as_deref() == Some("tcp")));
+    let v6 = e.iter().find(|e| e.rule.as_deref() == Some("REJECT6")).expect("ip6tables line");
+    assert_eq!(
+        (v6.source_ip.as_deref(), v6.destination_ip.as_deref()),
+        (Some("2001:db8:1::23"), Some("2001:db8:2::20"))
+    );
+    let ntp = e.iter().find(|e| e.rule.as_deref() == Some("nft-accept")).expect("nftables line");
+    assert_eq!(
+        (ntp.action.as_deref(), ntp.transport.as_deref(), ntp.destination_port),
+        (Some("pass"), Some("udp"), Some(123))
+    );
+    let ping = e.iter().find(|e| e.rule.as_deref() == Some("nft-drop")).expect("nftables drop");
+    assert_eq!((ping.transport.as_deref(), ping.destination_port), (Some("icmp"), None));
+    assert_eq!(alerts_over(&e), counts(&[("Port scan seen by the firewall", 1)]));
+}
+
+/// Real auth lines (OpenSSH 9.2, sudo 1.9.13, shadow-utils 4.13, PAM)
+/// forwarded by rsyslog while a lab attacker tried passwords, probed the
+/// port and local users misused sudo and su.
+#[test]
+fn captured_auth_lines_are_read_and_fire_the_rules() {
+    let e = fixture("linux_auth_debian12.log");
+    let first = |action: &str| e.iter().find(|e| e.action.as_deref() == Some(action)).expect(action);
+    let failed = first("ssh_login");
+    assert_eq!((failed.user.as_deref(), failed.outcome), (Some("root"), Some(Outcome::Failure)));
+    assert_eq!((failed.source_ip.as_deref(), failed.source_port), (Some("198.51.100.23"), Some(33020)));
+    let sprayed: HashSet<&str> = e
+        .iter()
+        .filter(|e| e.action.as_deref() == Some("ssh_login") && e.outcome == Some(Outcome::Failure))
+        .filter_map(|e| e.user.as_deref())
+        .collect();
+    assert_eq!(sprayed, HashSet::from(["root", "oracle", "admin", "test", "postgres", "ubuntu", "lsbob"]));
+    // OpenSSH 9 no longer says "Did not receive identification string".
+    let probes: Vec<_> = e.iter().filter(|e| e.action.as_deref() == Some("ssh_probe")).collect();
+    assert_eq!(probes.len(), 2, "{probes:?}");
+    assert!(probes.iter().all(|p| p.source_ip.as_deref() == Some("198.51.100.23")));
+    let sudo = first("sudo");
+    assert_eq!(
+        (sudo.user.as_deref(), sudo.command_line.as_deref()),
+        (Some("lsanna"), Some("/usr/bin/apt-get --version"))
+    );
+    assert_eq!(first("sudo_denied").user.as_deref(), Some("lsbob"));
+    assert_eq!(first("user_created").user.as_deref(), Some("lsanna"));
+    assert_eq!(first("user_deleted").user.as_deref(), Some("lsbob"));
+    assert_eq!(
+        alerts_over(&e),
+        counts(&[
+            ("Local user account created", 2),
+            ("Password spraying from one address", 1),
+            ("Repeated wrong sudo password", 1),
+            ("SSH brute force from one address", 1),
+            ("SSH maximum authentication attempts exceeded", 1),
+            ("SSH protocol probe", 2),
+            ("User added to an administrators group", 2),
+            ("User not allowed to use sudo", 1),
+            ("su to another user failed", 1),
+        ])
+    );
+}
+
 #[derive(serde::Deserialize)]
 struct Cases {
     case: Vec<Case>,

@@ -74,6 +74,32 @@ fn sshd(e: &mut SecEvent, msg: &str) {
         e.category = Category::Network;
         e.action = Some("ssh_probe".into());
         e.source_ip = rest.split_whitespace().find_map(ip);
+    } else if let Some((addr, port)) = closed_before_login(msg) {
+        // OpenSSH 8 and later: what "Did not receive identification string"
+        // used to say, after "kex_exchange_identification: …" (which names
+        // no address), or a key scan that left after the key exchange.
+        e.category = Category::Network;
+        e.action = Some("ssh_probe".into());
+        e.source_ip = Some(addr);
+        e.source_port = Some(port);
+    }
+}
+
+/// `Connection closed by 198.51.100.23 port 50054` (or `reset`), with
+/// nothing after it but `[preauth]`: a peer that left before naming a
+/// user. Closings after a user was named carry "authenticating user" or
+/// "invalid user" and are not this.
+fn closed_before_login(msg: &str) -> Option<(String, u16)> {
+    let rest = after(msg, "Connection closed by ").or_else(|| after(msg, "Connection reset by "))?;
+    let mut words = rest.split_whitespace();
+    let addr = ip(words.next()?)?;
+    let port = match (words.next(), words.next()) {
+        (Some("port"), Some(p)) => p.parse().ok()?,
+        _ => return None,
+    };
+    match (words.next(), words.next()) {
+        (None, _) | (Some("[preauth]"), None) => Some((addr, port)),
+        _ => None,
     }
 }
 
