@@ -34,6 +34,9 @@ pub struct Entry {
     pub introduced: Option<String>,
     /// Last affected version when no fix is named (OSV `last_affected`).
     pub last_affected: Option<String>,
+    /// Said only in Ubuntu's Pro (ESM) stream: a fix reaches hosts
+    /// attached to Ubuntu Pro only.
+    pub pro_only: bool,
 }
 
 /// A parsed CVSS vector with its base score.

@@ -3,7 +3,7 @@
 //! parse is refused whole with a message naming it, so the caller keeps the
 //! data it had.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -201,7 +201,14 @@ fn debian_tracker(db: &mut Db, stats: &mut FeedStats, what: &str, bytes: &[u8]) 
                 db.add(
                     release,
                     &package,
-                    Entry { cve: id.clone(), advisory: None, fix, introduced: None, last_affected: None },
+                    Entry {
+                        cve: id.clone(),
+                        advisory: None,
+                        fix,
+                        introduced: None,
+                        last_affected: None,
+                        pro_only: false,
+                    },
                 );
             }
         }
@@ -321,11 +328,30 @@ fn osv_record(db: &mut Db, stats: &mut FeedStats, r: OsvRecord) {
             }
         }
     }
-    for a in r.affected {
-        let Some(release) = Release::from_osv_ecosystem(&a.package.ecosystem) else {
+    let priority_negligible = r.severity.iter().any(|s| s.kind == "Ubuntu" && s.score == "negligible");
+    // Ubuntu states universe packages of supported releases, and releases
+    // past standard support, in its Pro stream only. The host has the flaw
+    // all the same, so such a statement counts, marked; where the record
+    // also has the release's own statement for the package, that one holds.
+    let streams: Vec<_> = r.affected.iter().map(|a| Release::from_osv_stream(&a.package.ecosystem)).collect();
+    let standard: HashSet<(Release, &str)> = r
+        .affected
+        .iter()
+        .zip(&streams)
+        .filter_map(|(a, s)| match s {
+            Some((release, false)) => Some((release.clone(), a.package.name.as_str())),
+            _ => None,
+        })
+        .collect();
+    for (a, stream) in r.affected.iter().zip(streams.iter()) {
+        let Some((release, pro_only)) = stream.clone() else {
             stats.skipped += 1;
             continue;
         };
+        if pro_only && standard.contains(&(release.clone(), a.package.name.as_str())) {
+            stats.skipped += 1;
+            continue;
+        }
         for s in a.severity.iter().filter(|s| s.kind.starts_with("CVSS_V")) {
             if let Some(score) = Score::parse(&s.score) {
                 for id in &ids {
@@ -333,12 +359,14 @@ fn osv_record(db: &mut Db, stats: &mut FeedStats, r: OsvRecord) {
                 }
             }
         }
-        let negligible = a
-            .ecosystem_specific
-            .as_ref()
-            .and_then(|v| v.get("ubuntu_priority"))
-            .and_then(|v| v.as_str())
-            .is_some_and(|p| p == "negligible");
+        // Ubuntu's priority: the record's severity of type "Ubuntu" (as its
+        // export writes it), or a per-package `ubuntu_priority`.
+        let negligible = priority_negligible
+            || a.ecosystem_specific
+                .as_ref()
+                .and_then(|v| v.get("ubuntu_priority"))
+                .and_then(|v| v.as_str())
+                .is_some_and(|p| p == "negligible");
         for range in a.ranges.iter().filter(|r| r.kind == "ECOSYSTEM") {
             for (introduced, end) in spans(&range.events) {
                 let (fix, last_affected) = match end {
@@ -358,6 +386,7 @@ fn osv_record(db: &mut Db, stats: &mut FeedStats, r: OsvRecord) {
                             fix: fix.clone(),
                             introduced: introduced.map(str::to_owned),
                             last_affected: last_affected.clone(),
+                            pro_only,
                         },
                     );
                 }

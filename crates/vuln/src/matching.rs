@@ -106,6 +106,9 @@ pub struct Scan {
     pub out_of_support: bool,
 }
 
+/// The note of a finding that Ubuntu states in its Pro (ESM) stream only.
+pub const PRO_ONLY: &str = "Ubuntu Pro (ESM)";
+
 /// Matches a host's packages. `today` (`YYYY-MM-DD`) decides whether the
 /// release is out of support; then findings without a fix are
 /// `EndOfLife` (none will come).
@@ -150,6 +153,10 @@ pub fn scan(db: &Db, release: &Release, packages: &[Installed<'_>], today: &str)
                     }
                     Fix::Ignored(why) => (State::Ignored, None, why.clone()),
                     Fix::EndOfLife => (State::EndOfLife, None, String::new()),
+                };
+                let note = match (note.is_empty(), e.pro_only) {
+                    (true, true) => PRO_ONLY.to_owned(),
+                    _ => note,
                 };
                 let f = found.entry((e.cve.clone(), source)).or_insert_with(|| Finding {
                     cve: e.cve.clone(),

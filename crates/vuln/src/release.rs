@@ -139,8 +139,8 @@ impl Release {
     }
 
     /// Reads an OSV ecosystem (`Debian:12`, `Ubuntu:22.04:LTS`,
-    /// `AlmaLinux:9`, `Rocky Linux:9`). Ubuntu Pro and FIPS streams need a
-    /// subscription the host may lack, so they are not taken.
+    /// `AlmaLinux:9`, `Rocky Linux:9`). Streams (`Ubuntu:Pro:…`,
+    /// `Ubuntu:FIPS:…`) are not releases: see [`Release::from_osv_stream`].
     pub fn from_osv_ecosystem(ecosystem: &str) -> Option<Release> {
         let mut parts = ecosystem.split(':');
         let family = match parts.next()? {
@@ -159,6 +159,16 @@ impl Release {
             _ => version,
         };
         Some(Release::new(family, version))
+    }
+
+    /// Reads an OSV ecosystem that may be Ubuntu's Pro (ESM) stream of a
+    /// release (`Ubuntu:Pro:22.04:LTS`: `true`). FIPS streams carry other
+    /// packages and are not read.
+    pub fn from_osv_stream(ecosystem: &str) -> Option<(Release, bool)> {
+        match ecosystem.strip_prefix("Ubuntu:Pro:") {
+            Some(rest) => Some((Release::from_osv_ecosystem(&format!("Ubuntu:{rest}"))?, true)),
+            None => Some((Release::from_osv_ecosystem(ecosystem)?, false)),
+        }
     }
 
     pub fn manager(&self) -> Manager {

@@ -19,6 +19,16 @@ fn fixture_db() -> Db {
     let (osv, stats) = feed::load_path(FeedKind::Osv, &fixtures().join("osv")).expect("osv fixtures");
     assert_eq!(stats.records, 7, "{stats:?}");
     db.merge(osv);
+    // The verbatim extract: 6 records in 18 release entries; the two for sid
+    // (no release a host runs) are skipped, jessie (Debian 8) is read.
+    let (extract, stats) = feed::load_path(FeedKind::DebianTracker, &fixtures().join("debian-tracker-extract.json"))
+        .expect("verbatim tracker extract");
+    assert_eq!((stats.records, stats.entries, stats.skipped), (6, 16, 2), "{stats:?}");
+    db.merge(extract);
+    // Ubuntu's own OSV records, verbatim: two withdrawn (skipped whole).
+    let (ubuntu, stats) = feed::load_path(FeedKind::Osv, &fixtures().join("osv-ubuntu")).expect("ubuntu records");
+    assert_eq!((stats.records, stats.entries, stats.skipped), (6, 13, 2), "{stats:?}");
+    db.merge(ubuntu);
     db
 }
 
@@ -118,6 +128,54 @@ fn findings_carry_scores_titles_advisories_and_every_binary() {
     assert_eq!(s.findings[0].advisory.as_deref(), Some("ALSA-2024:4312"));
     let s = scan(&db, &alma, &[Installed::new("leitstand-fixture", "2.0-2.el9")], "2026-11-24");
     assert_eq!(s.findings[0].score.as_ref().unwrap().vector.get(..8), Some("CVSS:4.0"));
+}
+
+/// Ubuntu states universe packages (and releases past standard support)
+/// in its Pro stream only: the flaw counts, marked; the release's own
+/// statement wins where a record has both. Priority and scores as Ubuntu's
+/// export writes them.
+#[test]
+fn ubuntu_pro_statements_priorities_and_scores_are_read() {
+    let db = fixture_db();
+    let jammy = Release::from_os_name("Ubuntu 22.04.5 LTS").unwrap();
+    let s = scan(&db, &jammy, &[Installed::new("trafficserver", "9.1.1+ds-2build1")], "2026-11-24");
+    assert_eq!(s.findings[0].note, leitstand_vuln::matching::PRO_ONLY);
+    let focal = Release::from_os_name("Ubuntu 20.04.6 LTS").unwrap();
+    let mongo = Installed::new("mongodb", "1:3.6.9+really3.6.8+90~g8e540c0b6d-0ubuntu5.3");
+    let s = scan(&db, &focal, &[mongo], "2025-01-15");
+    let score = s.findings[0].score.as_ref().expect("score");
+    assert_eq!(score.vector, "CVSS:3.1/AV:N/AC:H/PR:L/UI:N/S:U/C:L/I:L/A:N", "the first v3.1 vector of the record");
+    assert_eq!(s.findings[0].note, "", "stated for 20.04 itself");
+
+    let dir = tempfile::tempdir().unwrap();
+    let record = r#"{"id": "UBUNTU-CVE-2099-0001", "upstream": ["CVE-2099-0001"],
+      "severity": [{"type": "Ubuntu", "score": "negligible"}],
+      "affected": [{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "quiet"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}"#;
+    std::fs::write(dir.path().join("negligible.json"), record).unwrap();
+    let record = r#"{"id": "UBUNTU-CVE-2099-0002", "upstream": ["CVE-2099-0002"], "affected": [
+      {"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "both"},
+       "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2-1"}]}]},
+      {"package": {"ecosystem": "Ubuntu:Pro:22.04:LTS", "name": "both"},
+       "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2-1~esm1"}]}]},
+      {"package": {"ecosystem": "Ubuntu:Pro:22.04:LTS", "name": "esm-only"},
+       "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0-1ubuntu0.1~esm1"}]}]},
+      {"package": {"ecosystem": "Ubuntu:Pro:FIPS:22.04:LTS", "name": "openssl"},
+       "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}"#;
+    std::fs::write(dir.path().join("streams.json"), record).unwrap();
+    let (db, stats) = feed::load_path(FeedKind::Osv, dir.path()).expect("records");
+    assert_eq!((stats.entries, stats.skipped), (3, 2), "the Pro twin and the FIPS stream are not taken");
+    let found = |name: &str, version: &str| {
+        let s = scan(&db, &jammy, &[Installed::new(name, version)], "2026-11-24");
+        s.findings.iter().map(|f| (f.state.name(), f.fixed.clone(), f.note.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(found("quiet", "1.0-1"), [("ignored", None, "negligible".into())]);
+    assert_eq!(found("both", "1.1-1"), [("fix_available", Some("1.2-1".into()), String::new())]);
+    assert_eq!(
+        found("esm-only", "1.0-1"),
+        [("fix_available", Some("1.0-1ubuntu0.1~esm1".into()), leitstand_vuln::matching::PRO_ONLY.into())]
+    );
+    assert!(found("openssl", "3.0.2-0ubuntu1").is_empty());
 }
 
 #[test]
