@@ -13,6 +13,9 @@ command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v dnf >/dev/null 2>&1 || need+=(dnf)
 command -v rpmbuild >/dev/null 2>&1 || need+=(rpm)
 command -v createrepo_c >/dev/null 2>&1 || need+=(createrepo-c)
+# rsyslog with its TLS driver: the real forwarder in the SOC receiver's test.
+[ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || need+=(rsyslog-gnutls)
 # A real SMTP server for the notification tests.
 /usr/bin/python3 -c "import aiosmtpd" >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 if [ ${#need[@]} -gt 0 ]; then

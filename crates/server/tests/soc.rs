@@ -1,6 +1,7 @@
 //! The SOC end to end: real `logger` senders over UDP and TCP, a TLS sender
-//! with its token, quotas per tenant, bad lines kept and counted, agent
-//! lines, the alert file, retention with an injected clock.
+//! with its token, a real rsyslog forwarding over TLS, quotas per tenant, bad
+//! lines kept and counted, agent lines, the alert file, retention with an
+//! injected clock.
 
 mod common;
 
@@ -253,6 +254,91 @@ async fn a_tls_sender_is_known_by_its_token_only() {
     assert_eq!(stored.len(), 1, "the line with a wrong token is dropped");
     assert_eq!(stored[0].user.as_deref(), Some("root"));
     assert!(!stored[0].message.contains(&token) && !stored[0].event.contains(&token), "the token is not stored");
+}
+
+/// The forwarder most Linux servers already run: rsyslog sends what local
+/// programs log over TLS (its gtls driver, checking our certificate and
+/// name), octet-counted, with the sender's token as structured data in
+/// the form the README gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsyslog_forwards_over_tls_with_the_token() {
+    let rsyslogd = std::path::Path::new("/usr/sbin/rsyslogd");
+    let gtls = std::path::Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so");
+    if !rsyslogd.exists() || !gtls.exists() {
+        assert!(std::env::var("CI").is_err(), "rsyslog or rsyslog-gnutls missing (scripts/test.sh installs them)");
+        eprintln!("SKIPPED: rsyslog and rsyslog-gnutls are not installed");
+        return;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    set_package(&app, w.a, "1").await;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+    let chain = vec![cert.cert.der().clone()];
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).expect("key");
+    let server = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(chain, key).expect("server");
+    let input = SourceInput { name: "web-01 rsyslog".into(), new_token: true, enabled: true, ..Default::default() };
+    let token = source(&app, w.a, input).await.expect("token shown once");
+    let (at, counters) = receiver(&app, Some(Arc::new(server))).await;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(path("ca.pem"), cert.cert.pem()).expect("ca");
+    let config = format!(
+        r#"global(workDirectory="{work}" defaultNetstreamDriverCAFile="{ca}" localHostName="web-01")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="{socket}")
+template(name="leitstand" type="string"
+  string="<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% %APP-NAME% %PROCID% %MSGID% [leitstand token=\"{token}\"] %msg%\n")
+action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" TCP_Framing="octet-counted"
+  StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost"
+  template="leitstand")
+"#,
+        work = dir.path().display(),
+        ca = path("ca.pem"),
+        socket = path("log.sock"),
+        port = at.tls.expect("tls").port(),
+    );
+    std::fs::write(path("rsyslog.conf"), config).expect("config");
+    let mut child = std::process::Command::new(rsyslogd)
+        .args(["-n", "-f", &path("rsyslog.conf"), "-i", &path("rsyslog.pid")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rsyslogd starts");
+    for _ in 0..100 {
+        if dir.path().join("log.sock").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for i in 0..10 {
+        let msg = format!("Failed password for root from 198.51.100.23 port 42{i:02} ssh2");
+        logger(&["-u", &path("log.sock"), "-t", "sshd", "-p", "auth.info", &msg]);
+    }
+    let waited = tokio::time::timeout(Duration::from_secs(20), async {
+        while events(&app, w.a).await.len() < 10 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("rsyslogd ends");
+    assert!(waited.is_ok(), "rsyslog's lines did not arrive: {}", String::from_utf8_lossy(&out.stderr));
+    let stored = events(&app, w.a).await;
+    assert!(
+        stored.iter().all(|e| e.dataset == "sshd"
+            && e.host_name.as_deref() == Some("web-01")
+            && e.source_ip.as_deref() == Some("198.51.100.23")
+            && !e.event.contains(&token)
+            && !e.message.contains(&token)),
+        "{stored:?}"
+    );
+    eventually("the brute-force alert", || async {
+        soc_alerts(&app, w.a).await.iter().any(|a| a.detail.contains(BRUTE_FORCE))
+    })
+    .await;
+    assert_eq!(counters.unknown_source.load(std::sync::atomic::Ordering::Relaxed), 0);
 }
 
 #[tokio::test]
