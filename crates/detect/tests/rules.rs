@@ -208,7 +208,7 @@ fn counts(list: &[(&str, usize)]) -> std::collections::BTreeMap<String, usize> {
 
 /// Real kernel lines from iptables `LOG`, ip6tables and nftables `log`
 /// rules, forwarded by rsyslog: a blocked SSH attempt, a scan of 24 ports,
-/// an IPv6 reject, an allowed NTP query and a dropped ping.
+/// an IPv6 reject, an allowed NTP query and a dropped ping; and UFW's.
 #[test]
 fn captured_netfilter_lines_are_read_and_the_scan_is_seen() {
     let e = fixture("netfilter_debian12.log");
@@ -233,6 +233,14 @@ fn captured_netfilter_lines_are_read_and_the_scan_is_seen() {
     let ping = e.iter().find(|e| e.rule.as_deref() == Some("nft-drop")).expect("nftables drop");
     assert_eq!((ping.transport.as_deref(), ping.destination_port), (Some("icmp"), None));
     assert_eq!(alerts_over(&e), counts(&[("Port scan seen by the firewall", 1)]));
+
+    // UFW (Debian's and Ubuntu's front end) puts its prefix in brackets.
+    let ufw = fixture("ufw_debian12.log");
+    assert_eq!(ufw.len(), 7);
+    assert!(ufw.iter().all(|e| e.dataset == "netfilter" && e.action.as_deref() == Some("block")), "{ufw:?}");
+    assert_eq!((ufw[0].rule.as_deref(), ufw[0].destination_port), (Some("UFW BLOCK"), Some(23)));
+    assert_eq!((ufw[3].transport.as_deref(), ufw[3].destination_port), (Some("udp"), Some(161)));
+    assert_eq!((ufw[4].rule.as_deref(), ufw[4].destination_port), (Some("UFW LIMIT BLOCK"), Some(2222)));
 }
 
 /// Real auth lines (OpenSSH 9.2, sudo 1.9.13, shadow-utils 4.13, PAM)
