@@ -645,7 +645,15 @@ async fn a_new_alert_appears_on_the_dashboard_live_is_acknowledged_and_mailed() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_soc_pages_show_firewall_alerts_check_a_rule_and_triage_one() {
     let Some(d) = Driver::start().await else { return };
-    let app = TestApp::spawn().await;
+    // A TLS receiver and the built-in CA, as the sources page tells rsyslog.
+    let app = TestApp::spawn_configured(
+        |_| {},
+        |c| {
+            c.syslog.tls = Some("127.0.0.1:6514".parse().expect("addr"));
+            c.tls = "internal".into();
+        },
+    )
+    .await;
     let admin = app.bootstrap().await;
     let tenant = app.tenant(&admin, "Stadtwerke Musterstadt GmbH").await;
     let plan = leitstand_service::PlanInput { security: "professional".into(), soc: "3".into(), managed_service: true };
@@ -725,7 +733,11 @@ async fn the_soc_pages_show_firewall_alerts_check_a_rule_and_triage_one() {
     d.click("#new-source input[name=new_token]").await;
     d.click("#new-source button").await;
     d.wait_for_source("new-token").await;
-    assert!(d.text("#new-token").await.contains("lss_"), "the token is shown once");
+    let token = d.text("#new-token code").await;
+    assert!(token.starts_with("lss_"), "the token is shown once: {token}");
+    let rsyslog = d.text("#rsyslog").await;
+    assert!(rsyslog.contains(&format!("[leitstand token=\\\"{token}\\\"]")), "{rsyslog}");
+    assert!(rsyslog.contains("port=\"6514\"") && rsyslog.contains("leitstand-ca.pem"), "{rsyslog}");
     d.shot("soc_sources").await;
     d.go(&app.at("/app/soc/fair-use")).await;
     assert!(d.source().await.contains("Stadtwerke Musterstadt GmbH"));

@@ -275,6 +275,11 @@ struct SourcesTpl {
     /// A token made just now, shown once.
     token: Option<(String, String)>,
     receiver: String,
+    /// With a new token and a TLS receiver: rsyslog's configuration for a
+    /// Linux server, with the token in it.
+    rsyslog: Option<String>,
+    /// Where the private CA's certificate is served (built-in CA only).
+    ca_url: Option<String>,
 }
 
 impl SourcesTpl {
@@ -302,8 +307,37 @@ async fn sources_page(
         .filter_map(|(k, v)| v.map(|a| format!("{k} {a}")))
         .collect::<Vec<_>>()
         .join(" · ");
+    let internal_ca = s.config.tls == "internal";
+    let rsyslog = match (&token, c.tls) {
+        (Some((_, t)), Some(at)) => Some(rsyslog_config(&s.config.base_url(), at.port(), t, internal_ca)),
+        _ => None,
+    };
+    let ca_url = internal_ca.then(|| format!("{}/downloads/ca.pem", s.config.base_url()));
     let p = page(s, ctx, "page-soc-sources", flash).await;
-    Ok(render(&SourcesTpl { p, tenants, tenant, sources, token, receiver }))
+    Ok(render(&SourcesTpl { p, tenants, tenant, sources, token, receiver, rsyslog, ca_url }))
+}
+
+/// rsyslog's forwarding of authentication and kernel warnings to our TLS
+/// receiver (package `rsyslog-gnutls`), checking the server's name and
+/// certificate: the system's CA bundle, or the built-in CA's file.
+fn rsyslog_config(base_url: &str, port: u16, token: &str, internal_ca: bool) -> String {
+    let host = base_url.split("://").nth(1).unwrap_or(base_url);
+    let host = host.split('/').next().unwrap_or(host);
+    let host = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ca = if internal_ca { "/etc/rsyslog.d/leitstand-ca.pem" } else { "/etc/ssl/certs/ca-certificates.crt" };
+    format!(
+        "global(defaultNetstreamDriverCAFile=\"{ca}\")\n\
+         template(name=\"leitstand\" type=\"string\"\n  \
+         string=\"<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% %APP-NAME% %PROCID% %MSGID% \
+         [leitstand token=\\\"{token}\\\"] %msg%\\n\")\n\
+         auth,authpriv.*;kern.warning action(type=\"omfwd\" target=\"{host}\" port=\"{port}\" protocol=\"tcp\"\n  \
+         TCP_Framing=\"octet-counted\" StreamDriver=\"gtls\" StreamDriverMode=\"1\"\n  \
+         StreamDriverAuthMode=\"x509/name\" StreamDriverPermittedPeers=\"{host}\" template=\"leitstand\")\n"
+    )
 }
 
 async fn sources(State(s): State<AppState>, ctx: Ctx, Query(f): Query<TenantQuery>) -> WebResult {
@@ -356,4 +390,30 @@ async fn update_source(
     WebForm(f): WebForm<SourceForm>,
 ) -> WebResult {
     save_source(&s, &ctx, Some(id), &f).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rsyslog_config;
+
+    #[test]
+    fn the_rsyslog_configuration_names_host_port_token_and_ca() {
+        let conf = rsyslog_config("https://leitstand.example.de:8443/", 6514, "lss_abc", false);
+        assert!(conf.contains(r#"target="leitstand.example.de" port="6514""#), "{conf}");
+        assert!(conf.contains(r#"StreamDriverPermittedPeers="leitstand.example.de""#), "{conf}");
+        assert!(conf.contains(r#"[leitstand token=\"lss_abc\"] %msg%\n""#), "{conf}");
+        assert!(conf.contains("/etc/ssl/certs/ca-certificates.crt"));
+        let conf = rsyslog_config("https://[2001:db8::1]", 6514, "lss_abc", true);
+        assert!(conf.contains(r#"target="2001:db8::1""#) && conf.contains("leitstand-ca.pem"), "{conf}");
+        // rsyslog itself accepts it, where it is installed (scripts/test.sh installs it).
+        let rsyslogd = std::path::Path::new("/usr/sbin/rsyslogd");
+        if rsyslogd.exists() {
+            let dir = tempfile::tempdir().expect("dir");
+            let file = dir.path().join("leitstand.conf");
+            std::fs::write(&file, rsyslog_config("https://leitstand.example.de", 6514, "lss_abc", false))
+                .expect("write");
+            let out = std::process::Command::new(rsyslogd).arg("-N1").arg("-f").arg(&file).output().expect("rsyslogd");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
 }
