@@ -144,7 +144,7 @@ pub fn pin_of(spki_der: &[u8]) -> String {
 }
 
 /// The host part of a URL like `https://leitstand.example.de:8443/x`.
-fn host_of(url: &str) -> Option<String> {
+pub(crate) fn host_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let authority = rest.split('/').next()?;
     let host = if let Some(v6) = authority.strip_prefix('[') {

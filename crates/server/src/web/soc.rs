@@ -321,13 +321,7 @@ async fn sources_page(
 /// receiver (package `rsyslog-gnutls`), checking the server's name and
 /// certificate: the system's CA bundle, or the built-in CA's file.
 fn rsyslog_config(base_url: &str, port: u16, token: &str, internal_ca: bool) -> String {
-    let host = base_url.split("://").nth(1).unwrap_or(base_url);
-    let host = host.split('/').next().unwrap_or(host);
-    let host = match host.rsplit_once(':') {
-        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = crate::tls::host_of(base_url).unwrap_or_else(|| base_url.to_owned());
     let ca = if internal_ca { "/etc/rsyslog.d/leitstand-ca.pem" } else { "/etc/ssl/certs/ca-certificates.crt" };
     format!(
         "global(defaultNetstreamDriverCAFile=\"{ca}\")\n\
