@@ -34,6 +34,17 @@ fn by_address(name: &str, address: &str) -> SourceInput {
     SourceInput { name: name.into(), address: address.into(), enabled: true, ..SourceInput::default() }
 }
 
+/// A self-signed certificate for `localhost` and the receiver's TLS
+/// configuration with it.
+fn tls_for_localhost() -> (rcgen::CertifiedKey, rustls::ServerConfig) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+    let chain = vec![cert.cert.der().clone()];
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).expect("key");
+    let server = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(chain, key).expect("server");
+    (cert, server)
+}
+
 /// Waits until `done` holds (the intake is asynchronous).
 async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
     for _ in 0..200 {
@@ -211,13 +222,9 @@ async fn a_flood_from_one_tenant_does_not_starve_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_sender_is_known_by_its_token_only() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
-    let chain = vec![cert.cert.der().clone()];
-    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).expect("key");
-    let server = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(chain, key).expect("server");
+    let (cert, server) = tls_for_localhost();
     let token = source(
         &app,
         w.a,
@@ -269,14 +276,10 @@ async fn rsyslog_forwards_over_tls_with_the_token() {
         eprintln!("SKIPPED: rsyslog and rsyslog-gnutls are not installed");
         return;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     set_package(&app, w.a, "1").await;
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
-    let chain = vec![cert.cert.der().clone()];
-    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).expect("key");
-    let server = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(chain, key).expect("server");
+    let (cert, server) = tls_for_localhost();
     let input = SourceInput { name: "web-01 rsyslog".into(), new_token: true, enabled: true, ..Default::default() };
     let token = source(&app, w.a, input).await.expect("token shown once");
     let (at, counters) = receiver(&app, Some(Arc::new(server))).await;
